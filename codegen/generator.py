@@ -1,0 +1,226 @@
+"""Model IR + memory plan -> a self-contained C library, rendered from Jinja2 templates.
+
+Each layer becomes one static C function specialized for its shapes; the
+quantization constants are computed in Python (ops/*.py) and baked in. Output is
+deterministic: the same model gives the same bytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import jinja2
+import numpy as np
+
+import tinyflow
+from tinyflow.codegen.ops import REGISTRY, Layer, Unsupported
+from tinyflow.codegen.ops.base import C_TYPES
+from tinyflow.errors import UnsupportedModelError
+from tinyflow.ir import Model, load_model
+from tinyflow.memory import MemoryPlan, plan_memory
+
+MANIFEST_VERSION = 1
+
+
+def _carray(values, per_line: int = 16, indent: str = "    ") -> str:
+    """Format numbers as the body of a C array initializer."""
+    flat = np.asarray(values).ravel()
+    if flat.dtype.kind == "f":
+        items = [f"{float(v)!r}f" for v in flat.astype(np.float32)]
+    else:
+        items = [str(v) for v in flat.astype(np.int64).tolist()]
+    lines = (", ".join(items[i:i + per_line]) for i in range(0, len(items), per_line))
+    return ",\n".join(indent + line for line in lines)
+
+
+def _c_float(value: float) -> str:
+    """A float32 constant as a C literal that reads back to the same bits."""
+    return f"{float(np.float32(value))!r}f"
+
+
+_ENV = jinja2.Environment(
+    loader=jinja2.PackageLoader("tinyflow.codegen", "templates"),
+    undefined=jinja2.StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+    keep_trailing_newline=True,
+    autoescape=False,
+)
+_ENV.filters["carray"] = _carray
+_ENV.filters["cfloat"] = _c_float
+
+
+@dataclass
+class GeneratedCode:
+    """The rendered files (name -> text) with the plan and manifest they describe."""
+
+    model: Model
+    plan: MemoryPlan
+    prefix: str
+    files: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def manifest(self) -> dict:
+        return json.loads(self.files["manifest.json"])
+
+    @property
+    def weight_bytes(self) -> int:
+        return self.manifest["weight_bytes"]
+
+    def write(self, out_dir: str | Path) -> Path:
+        return write_atomically(self.files, Path(out_dir))
+
+
+def check_supported(model: Model) -> None:
+    """Raise UnsupportedModelError listing every op tinyflow cannot generate."""
+    _prepare_layers(model, plan_memory(model))
+
+
+def _prepare_layers(model: Model, plan: MemoryPlan, weight_name=lambda i: f"w{i}"):
+    problems, prepared = [], []
+    if model.subgraph_count > 1:
+        problems.append(f"the model has {model.subgraph_count} subgraphs; "
+                        "only single-subgraph models are supported")
+    for op in model.operators:
+        kernel = REGISTRY.get(op.opcode)
+        if kernel is None:
+            problems.append(f"{op.location}: op {op.opcode} is not supported")
+            continue
+        layer = Layer(op, model, plan, weight_name)
+        try:
+            params = kernel.prepare(layer)
+        except Unsupported as exc:
+            problems.append(f"{op.location} -> '{model.tensors[op.outputs[0]].name}': {exc}")
+            continue
+        prepared.append((layer, params))
+    if problems:
+        if all(t.dtype == "float32" for t in model.tensors if t.is_constant and t.dtype != "int32"):
+            problems.append("hint: the model looks float-only; tinyflow generates int8 models. "
+                            "Quantize it with a representative dataset first "
+                            "(tinyflow.workflow quantize, or TFLiteConverter with "
+                            "TFLITE_BUILTINS_INT8).")
+        raise UnsupportedModelError(model.name, problems)
+    return prepared
+
+
+def _io_description(model: Model, plan: MemoryPlan, prefix: str):
+    entries = []
+    for kind, indices in (("input", model.inputs), ("output", model.outputs)):
+        for position, t in enumerate(indices):
+            tensor = model.tensors[t]
+            quantized = tensor.quantization is not None
+            entries.append(dict(
+                kind=kind, position=position, name=tensor.name, dtype=tensor.dtype,
+                ctype=C_TYPES.get(tensor.dtype, "uint8_t"), shape=list(tensor.shape),
+                nbytes=tensor.nbytes, elements=tensor.num_elements, offset=plan.offset(t),
+                macro=f"{prefix.upper()}_{kind.upper()}{position}", quantized=quantized,
+                scale=_c_float(tensor.scale) if quantized else None,
+                scale_value=tensor.scale if quantized else None,
+                zero_point=tensor.zero_point if quantized else None,
+            ))
+    return ([e for e in entries if e["kind"] == "input"],
+            [e for e in entries if e["kind"] == "output"])
+
+
+def generate(model: Model | str | Path, *, prefix: str = "tinyflow", planner=None) -> GeneratedCode:
+    """Generate the C library for ``model``; raises UnsupportedModelError listing every problem."""
+    if not isinstance(model, Model):
+        model = load_model(model)
+    plan = plan_memory(model, planner)
+
+    def weight_name(tensor_index: int) -> str:
+        return f"{prefix}_w{tensor_index}"
+
+    prepared = _prepare_layers(model, plan, weight_name)
+    inputs, outputs = _io_description(model, plan, prefix)
+    common = dict(version=tinyflow.__version__, model_name=model.name,
+                  model_sha256=model.sha256, prefix=prefix, PREFIX=prefix.upper())
+
+    layer_code = []
+    used_constants: set[int] = set()
+    for layer, params in prepared:
+        template = _ENV.get_template("ops/" + params.pop("template"))
+        layer_code.append(template.render(layer=layer, **params))
+        used_constants |= layer.used_constants
+
+    weights = []
+    for index in sorted(used_constants):
+        tensor = model.tensors[index]
+        weights.append(dict(
+            index=index, name=weight_name(index), tensor_name=tensor.name, dtype=tensor.dtype,
+            ctype=C_TYPES[tensor.dtype], shape=list(tensor.shape), elements=tensor.num_elements,
+            nbytes=tensor.nbytes, body=_carray(tensor.data),
+        ))
+
+    layers = [layer for layer, _ in prepared]
+    files = {}
+    files[f"{prefix}_runtime.h"] = _ENV.get_template("runtime.h.j2").render(**common)
+    files[f"{prefix}_model.h"] = _ENV.get_template("model.h.j2").render(
+        guard=f"{prefix.upper()}_MODEL_H", arena_bytes=plan.arena_bytes, layers=layers,
+        inputs=inputs, outputs=outputs, **common)
+    files[f"{prefix}_model.c"] = _ENV.get_template("model.c.j2").render(
+        arena_bytes=plan.arena_bytes, planner=plan.planner, layers=layers, inputs=inputs,
+        outputs=outputs, layer_code=layer_code, weight_declarations=weights, **common)
+    files[f"{prefix}_weights.c"] = _ENV.get_template("weights.c.j2").render(
+        weights=weights, **common)
+    files[f"{prefix}.mk"] = _ENV.get_template("build.mk.j2").render(**common)
+
+    manifest = dict(
+        manifest_version=MANIFEST_VERSION,
+        tinyflow_version=tinyflow.__version__,
+        model=dict(name=model.name, sha256=model.sha256),
+        prefix=prefix,
+        arena_bytes=plan.arena_bytes,
+        planner=plan.planner,
+        weight_bytes=sum(w["nbytes"] for w in weights),
+        inputs=[{k: e[k] for k in ("name", "dtype", "shape", "nbytes", "offset", "scale_value",
+                                   "zero_point")} for e in inputs],
+        outputs=[{k: e[k] for k in ("name", "dtype", "shape", "nbytes", "offset", "scale_value",
+                                    "zero_point")} for e in outputs],
+        layers=[dict(index=layer.index, op=layer.opcode, output_offset=layer.output_offset,
+                     output_bytes=layer.output_bytes) for layer in layers],
+        memory_plan=[dict(name=b.name, offset=b.offset, size=b.size, first_use=b.first_use,
+                          last_use=b.last_use) for b in plan.buffers],
+        files={name: hashlib.sha256(text.encode()).hexdigest() for name, text in sorted(files.items())},
+    )
+    files["manifest.json"] = json.dumps(manifest, indent=2, sort_keys=True) + "\n"
+    return GeneratedCode(model=model, plan=plan, prefix=prefix, files=files)
+
+
+def render_host_main(generated: GeneratedCode) -> str:
+    inputs, outputs = _io_description(generated.model, generated.plan, generated.prefix)
+    return _ENV.get_template("host_main.c.j2").render(
+        version=tinyflow.__version__, model_name=generated.model.name,
+        model_sha256=generated.model.sha256, prefix=generated.prefix, inputs=inputs,
+        outputs=outputs)
+
+
+def write_atomically(files: dict[str, str], out_dir: Path) -> Path:
+    """Write all files into out_dir, or nothing: a failure leaves no half-written directory."""
+    out_dir = Path(out_dir)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(staging, 0o777 & ~umask)  # mkdtemp makes it private; the result is not
+    try:
+        for name, text in files.items():
+            (staging / name).write_text(text)
+        if out_dir.exists():
+            backup = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.old.", dir=out_dir.parent))
+            backup.rmdir()
+            os.rename(out_dir, backup)
+            os.rename(staging, out_dir)
+            shutil.rmtree(backup, ignore_errors=True)
+        else:
+            os.rename(staging, out_dir)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return out_dir

@@ -1,0 +1,84 @@
+"""CONV_2D and DEPTHWISE_CONV_2D, int8 with per-channel (or per-tensor) weights."""
+
+from tinyflow.codegen.ops.base import Layer, register
+from tinyflow.codegen.quantize import activation_range, quantize_multipliers, same_padding
+
+
+def _window(layer: Layer, x, filter_h, filter_w):
+    """Output size and padding of a strided, dilated window over x (NHWC)."""
+    padding = layer.option("padding")
+    layer.require(padding in ("SAME", "VALID"), f"padding {padding} is not supported")
+    stride_h, stride_w = layer.option("stride_h", 1), layer.option("stride_w", 1)
+    dilation_h = layer.option("dilation_h_factor", 1)
+    dilation_w = layer.option("dilation_w_factor", 1)
+    out_h, pad_h = same_padding(x.dim(1), filter_h, stride_h, dilation_h, padding)
+    out_w, pad_w = same_padding(x.dim(2), filter_w, stride_w, dilation_w, padding)
+    return dict(stride_h=stride_h, stride_w=stride_w, dilation_h=dilation_h,
+                dilation_w=dilation_w, pad_h=pad_h, pad_w=pad_w, out_h=out_h, out_w=out_w)
+
+
+def _requantization(layer: Layer, x, w, y, channels: int) -> dict:
+    """Per-output-channel multipliers and shifts, and the activation clamp."""
+    filter_scales = w.tensor.quantization.scale
+    layer.require(len(filter_scales) in (1, channels),
+                  f"filter has {len(filter_scales)} scales for {channels} output channels")
+    if len(filter_scales) == 1:
+        filter_scales = filter_scales * channels
+    real = [x.scale * s / y.scale for s in filter_scales]
+    multipliers, shifts = quantize_multipliers(real)
+    act_min, act_max = activation_range(layer.activation(), y.scale, y.zero_point)
+    return dict(multipliers=multipliers, shifts=shifts, act_min=act_min, act_max=act_max,
+                input_offset=-x.zero_point, output_offset=y.zero_point)
+
+
+def _check_common(layer: Layer):
+    x, w, bias = layer.input(0), layer.input(1), layer.input(2)
+    y = layer.output()
+    layer.require_dtype(x, "input", "int8")
+    layer.require_not_constant(x, "input")
+    layer.require_dtype(w, "filter", "int8")
+    layer.require_constant(w, "filter")
+    layer.require_dtype(y, "output", "int8")
+    if bias is not None:
+        layer.require_dtype(bias, "bias", "int32")
+        layer.require_constant(bias, "bias")
+    layer.require(len(x.shape) == 4 and len(w.shape) == 4, "input and filter must be 4-D")
+    return x, w, bias, y
+
+
+@register("CONV_2D")
+def conv_2d(layer: Layer) -> dict:
+    x, w, bias, y = _check_common(layer)
+    out_c, filter_h, filter_w, filter_c = w.shape
+    in_c = x.dim(3)
+    layer.require(in_c % filter_c == 0,
+                  f"input has {in_c} channels, not a multiple of the filter's {filter_c}")
+    groups = in_c // filter_c
+    layer.require(out_c % groups == 0, f"{out_c} filters do not split into {groups} groups")
+    window = _window(layer, x, filter_h, filter_w)
+    layer.require((window["out_h"], window["out_w"], out_c) == tuple(y.shape[1:]),
+                  f"output shape {list(y.shape)} does not match the convolution")
+    return dict(
+        template="conv_2d.c.j2", x=x, w=w, bias=bias, y=y,
+        batches=x.dim(0), in_h=x.dim(1), in_w=x.dim(2), in_c=in_c,
+        filter_h=filter_h, filter_w=filter_w, filter_c=filter_c, out_c=out_c,
+        groups=groups, filters_per_group=out_c // groups,
+        **window, **_requantization(layer, x, w, y, out_c))
+
+
+@register("DEPTHWISE_CONV_2D")
+def depthwise_conv_2d(layer: Layer) -> dict:
+    x, w, bias, y = _check_common(layer)
+    _, filter_h, filter_w, out_c = w.shape
+    in_c = x.dim(3)
+    layer.require(out_c % in_c == 0,
+                  f"filter has {out_c} channels, not a multiple of the input's {in_c}")
+    multiplier = out_c // in_c
+    window = _window(layer, x, filter_h, filter_w)
+    layer.require((window["out_h"], window["out_w"], out_c) == tuple(y.shape[1:]),
+                  f"output shape {list(y.shape)} does not match the convolution")
+    return dict(
+        template="depthwise_conv_2d.c.j2", x=x, w=w, bias=bias, y=y,
+        batches=x.dim(0), in_h=x.dim(1), in_w=x.dim(2), in_c=in_c,
+        filter_h=filter_h, filter_w=filter_w, out_c=out_c, depth_multiplier=multiplier,
+        **window, **_requantization(layer, x, w, y, out_c))

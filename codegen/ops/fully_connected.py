@@ -1,0 +1,36 @@
+"""FULLY_CONNECTED, int8 with per-tensor or per-channel weights."""
+
+from tinyflow.codegen.ops.base import Layer, register
+from tinyflow.codegen.quantize import activation_range, quantize_multipliers
+
+
+@register("FULLY_CONNECTED")
+def fully_connected(layer: Layer) -> dict:
+    x, w, bias = layer.input(0), layer.input(1), layer.input(2)
+    y = layer.output()
+    layer.require_dtype(x, "input", "int8")
+    layer.require_not_constant(x, "input")
+    layer.require_dtype(w, "weights", "int8")
+    layer.require_constant(w, "weights")
+    layer.require_dtype(y, "output", "int8")
+    layer.require(layer.option("weights_format", 0) == 0, "shuffled weights are not supported")
+    if bias is not None:
+        layer.require_dtype(bias, "bias", "int32")
+        layer.require_constant(bias, "bias")
+    layer.require(len(w.shape) == 2, f"weights must be 2-D, got {list(w.shape)}")
+    units, depth = w.shape
+    layer.require(x.elements % depth == 0,
+                  f"input of {x.elements} elements does not split into rows of {depth}")
+    layer.require(y.shape[-1] == units, f"output shape {list(y.shape)} has no {units} units")
+    scales = w.tensor.quantization.scale
+    layer.require(len(scales) in (1, units), f"weights have {len(scales)} scales for {units} units")
+    if len(scales) == 1:
+        scales = scales * units
+    multipliers, shifts = quantize_multipliers(x.scale * s / y.scale for s in scales)
+    act_min, act_max = activation_range(layer.activation(), y.scale, y.zero_point)
+    return dict(
+        template="fully_connected.c.j2", x=x, w=w, bias=bias, y=y,
+        batches=x.elements // depth, units=units, depth=depth,
+        per_channel=len(set(zip(multipliers, shifts))) > 1,
+        multipliers=multipliers, shifts=shifts, act_min=act_min, act_max=act_max,
+        input_offset=-x.zero_point, weights_offset=-w.zero_point, output_offset=y.zero_point)

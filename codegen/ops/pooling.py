@@ -1,0 +1,26 @@
+"""AVERAGE_POOL_2D and MAX_POOL_2D, int8."""
+
+from tinyflow.codegen.ops.base import Layer, register
+from tinyflow.codegen.quantize import activation_range, same_padding
+
+
+@register("AVERAGE_POOL_2D", "MAX_POOL_2D")
+def pool_2d(layer: Layer) -> dict:
+    x, y = layer.input(0), layer.output()
+    layer.require_dtype(x, "input", "int8")
+    layer.require_dtype(y, "output", "int8")
+    layer.require(len(x.shape) == 4, "input must be 4-D")
+    padding = layer.option("padding")
+    layer.require(padding in ("SAME", "VALID"), f"padding {padding} is not supported")
+    filter_h, filter_w = layer.option("filter_height"), layer.option("filter_width")
+    stride_h, stride_w = layer.option("stride_h"), layer.option("stride_w")
+    out_h, pad_h = same_padding(x.dim(1), filter_h, stride_h, 1, padding)
+    out_w, pad_w = same_padding(x.dim(2), filter_w, stride_w, 1, padding)
+    layer.require((out_h, out_w, x.dim(3)) == tuple(y.shape[1:]),
+                  f"output shape {list(y.shape)} does not match the pooling window")
+    act_min, act_max = activation_range(layer.activation(), y.scale, y.zero_point)
+    return dict(
+        template="pool_2d.c.j2", x=x, y=y, is_average=layer.opcode == "AVERAGE_POOL_2D",
+        batches=x.dim(0), in_h=x.dim(1), in_w=x.dim(2), channels=x.dim(3),
+        filter_h=filter_h, filter_w=filter_w, stride_h=stride_h, stride_w=stride_w,
+        pad_h=pad_h, pad_w=pad_w, out_h=out_h, out_w=out_w, act_min=act_min, act_max=act_max)

@@ -1,0 +1,41 @@
+"""Errors a user can act on. Each says what went wrong and where.
+
+The CLI prints ``str(error)`` and exits non-zero for every TinyflowError; anything
+else escaping is a bug in tinyflow.
+"""
+
+
+class TinyflowError(Exception):
+    """Base class of every error tinyflow reports to its user."""
+
+    exit_code = 1
+
+
+class ModelFormatError(TinyflowError):
+    """The file is not a readable TFLite flatbuffer (truncated, corrupt, wrong format)."""
+
+
+class UnsupportedModelError(TinyflowError):
+    """The model uses ops, dtypes or options tinyflow cannot generate code for.
+
+    ``problems`` lists every one of them, each with its location, so a user sees
+    the whole list at once instead of fixing one op per run.
+    """
+
+    def __init__(self, model_name, problems):
+        self.problems = list(problems)
+        lines = [f"{model_name}: {len(self.problems)} unsupported feature(s):"]
+        lines += [f"  - {p}" for p in self.problems]
+        super().__init__("\n".join(lines))
+
+
+class InputError(TinyflowError):
+    """Inputs given to a model do not match its input tensors (shape, dtype, count)."""
+
+
+class BuildError(TinyflowError):
+    """Compiling or linking generated code or firmware failed."""
+
+
+class ToolNotFoundError(TinyflowError):
+    """An external program (compiler, emulator, flash tool) is not installed."""
