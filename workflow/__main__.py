@@ -1,0 +1,5 @@
+import sys
+
+from tinyflow.cli import main
+
+sys.exit(main())

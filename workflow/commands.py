@@ -1,0 +1,115 @@
+"""Subcommands of the model stage: inspect, codegen, infer."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+
+from tinyflow.errors import InputError, TinyflowError
+from tinyflow.ir import Model, load_model
+
+
+def register_commands(subparsers) -> None:
+    p = subparsers.add_parser("inspect", help="show a model's ops and its memory plan")
+    p.add_argument("model", help="a .tflite file")
+    p.set_defaults(handler=cmd_inspect)
+
+    p = subparsers.add_parser("codegen", help="generate the C library for a model")
+    p.add_argument("model", help="an int8 .tflite file")
+    p.add_argument("-o", "--output", required=True, help="directory to write (replaced whole)")
+    p.add_argument("--prefix", default="tinyflow", help="C symbol prefix (default: tinyflow)")
+    p.set_defaults(handler=cmd_codegen)
+
+    p = subparsers.add_parser("infer", help="run a batch of inputs through the generated code")
+    p.add_argument("model", help="an int8 .tflite file")
+    p.add_argument("--board", default="host",
+                   help="where to run: host (native build) or a board name (see `tinyflow boards`)")
+    p.add_argument("--inputs", required=True,
+                   help=".npy (one input, batch first) or .npz (several inputs)")
+    p.add_argument("--outputs", required=True, help=".npy or .npz file to write")
+    p.add_argument("--port", help="serial port of a real board")
+    p.set_defaults(handler=cmd_infer)
+
+
+def cmd_inspect(args) -> int:
+    from tinyflow.memory import plan_memory
+
+    model = load_model(args.model)
+    print(model)
+    print()
+    print(plan_memory(model))
+    return 0
+
+
+def cmd_codegen(args) -> int:
+    from tinyflow.codegen import generate
+
+    started = time.perf_counter()
+    generated = generate(load_model(args.model), prefix=args.prefix)
+    out = generated.write(args.output)
+    manifest = generated.manifest
+    print(f"wrote {len(generated.files)} files to {out} in {time.perf_counter() - started:.2f} s: "
+          f"{len(manifest['layers'])} layers, arena {manifest['arena_bytes']} bytes, "
+          f"weights {manifest['weight_bytes']} bytes")
+    return 0
+
+
+def load_inputs(path: str | Path, model: Model) -> list[np.ndarray]:
+    """Read inputs for ``model``: .npy for one input, .npz with one array per input
+    (named after the input tensors, or input_0, input_1, ... in order)."""
+    path = Path(path)
+    try:
+        loaded = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise InputError(f"{path}: cannot read inputs: {exc}") from exc
+    if isinstance(loaded, np.ndarray):
+        return [loaded]
+    with loaded:
+        names = [t.name for t in model.input_tensors]
+        keys = list(loaded.keys())
+        for candidates in (names, [f"input_{i}" for i in range(len(names))],
+                           [f"arr_{i}" for i in range(len(names))]):
+            if all(c in keys for c in candidates):
+                return [loaded[c] for c in candidates]
+        raise InputError(f"{path}: arrays {keys} do not name the model's inputs {names} "
+                         f"(or input_0 .. input_{len(names) - 1})")
+
+
+def save_outputs(path: str | Path, outputs: list[np.ndarray]) -> None:
+    """Write .npy for one output, .npz (output_0, output_1, ...) for several; atomically."""
+    path = Path(path)
+    if path.suffix == ".npz":
+        staged = path.with_name(f".{path.name}.partial.npz")
+        np.savez(staged, **{f"output_{i}": o for i, o in enumerate(outputs)})
+    else:
+        if len(outputs) != 1:
+            raise InputError(f"{path}: the model has {len(outputs)} outputs; write a .npz")
+        staged = path.with_name(f".{path.name}.partial.npy")
+        np.save(staged, outputs[0])
+    staged.replace(path)
+
+
+def cmd_infer(args) -> int:
+    model = load_model(args.model)
+    inputs = load_inputs(args.inputs, model)
+    outputs = run_model(model, inputs, board=args.board, port=args.port)
+    save_outputs(args.outputs, outputs)
+    print(f"{inputs[0].shape[0]} sample(s) on {args.board}: wrote {args.outputs}")
+    return 0
+
+
+def run_model(model: Model, inputs, board: str = "host", port: str | None = None):
+    """Run a batch through ``model``'s generated code on ``board``."""
+    if board == "host":
+        from tinyflow.codegen.host import check_inputs, compile_host
+
+        check_inputs(model, inputs)          # before compiling: fail fast on bad input
+        return compile_host(model).run(inputs)
+    try:
+        from tinyflow.firmware.infer import run_on_board
+    except ImportError as exc:
+        raise TinyflowError(f"board '{board}': only the host board is available "
+                            "in this installation") from exc
+    return run_on_board(model, inputs, board=board, port=port)
