@@ -39,3 +39,17 @@ class BuildError(TinyflowError):
 
 class ToolNotFoundError(TinyflowError):
     """An external program (compiler, emulator, flash tool) is not installed."""
+
+
+class BudgetError(TinyflowError):
+    """A budget is malformed (unknown constraint, bad unit, unreadable project file).
+
+    Exit code 2, like a usage error, so CI can tell a typo from a model over budget
+    (which `tinyflow profile` reports with exit code 1).
+    """
+
+    exit_code = 2
+
+
+class CalibrationError(TinyflowError):
+    """Calibrating a cost model failed (too few measurements, a device run failed)."""
