@@ -168,9 +168,11 @@ def load_model(source: str | Path | bytes, name: str | None = None) -> Model:
     except ModelFormatError:
         raise
     except Exception as exc:  # the flatbuffer bindings raise assorted errors on bad offsets
+        needed = re.search(r"at least (\d+) bytes", str(exc))
+        detail = (f"it refers to data up to byte {needed.group(1)}, past the end of the file"
+                  if needed else f"{type(exc).__name__}: {exc}")
         raise ModelFormatError(
-            f"{name}: corrupt or truncated TFLite model ({len(buf)} bytes): "
-            f"{type(exc).__name__}: {exc}") from exc
+            f"{name}: corrupt or truncated TFLite model ({len(buf)} bytes): {detail}") from exc
 
 
 def _parse(buf: bytes, name: str) -> Model:

@@ -1,0 +1,152 @@
+"""Bad input gets a clear error that says what and where, and a non-zero exit."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from conftest import mlperf_model
+from tinyflow.cli import main
+from tinyflow.codegen import check_supported, generate
+from tinyflow.errors import InputError, ModelFormatError, UnsupportedModelError
+from tinyflow.ir import load_model
+
+KWS = mlperf_model("kws_ref_model")
+
+
+@pytest.fixture(scope="module")
+def keras_models():
+    """Small converted models: one float-only, one with ops tinyflow lacks."""
+    keras = pytest.importorskip("keras")
+    import tensorflow as tf
+
+    from tinyflow.convert import quantize_keras
+
+    inputs = keras.Input((8, 8, 2), batch_size=1)
+    x = keras.layers.Conv2D(4, 3, padding="same")(inputs)
+    x = keras.layers.Flatten()(x)
+    outputs = keras.layers.Dense(3)(x)
+    float_model = tf.lite.TFLiteConverter.from_keras_model(keras.Model(inputs, outputs)).convert()
+
+    inputs = keras.Input((8, 8, 2), batch_size=1)
+    x = keras.layers.Conv2D(4, 3, padding="same")(inputs)
+    x = keras.layers.LeakyReLU(negative_slope=0.1)(x)
+    y = keras.layers.UpSampling2D(2)(x)
+    z = keras.layers.UpSampling2D(2)(keras.layers.Conv2D(4, 1)(x))
+    x = keras.layers.Subtract()([y, z])
+    x = keras.layers.Flatten()(x)
+    outputs = keras.layers.Dense(3)(x)
+    samples = np.random.default_rng(0).uniform(-1, 1, (16, 8, 8, 2))
+    unsupported = quantize_keras(keras.Model(inputs, outputs), samples)
+    return {"float": float_model, "unsupported": unsupported}
+
+
+def run_cli(*args) -> int:
+    return main([str(a) for a in args])
+
+
+@pytest.mark.parametrize("keep", [0, 7, 8, 100, 5000, 40000, 53000])
+def test_truncated_model_is_a_format_error(tmp_path, keep, capsys):
+    truncated = tmp_path / "truncated.tflite"
+    truncated.write_bytes(KWS.read_bytes()[:keep])
+    with pytest.raises(ModelFormatError, match="truncated|not a TFLite model"):
+        load_model(truncated)
+    assert run_cli("codegen", truncated, "-o", tmp_path / "out") == 1
+    err = capsys.readouterr().err
+    assert "error:" in err
+    assert "corrupt or truncated" in err or "not a TFLite model" in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_non_tflite_file_is_rejected(tmp_path, capsys):
+    not_a_model = tmp_path / "weights.npy"
+    np.save(not_a_model, np.zeros(100))
+    assert run_cli("codegen", not_a_model, "-o", tmp_path / "out") == 1
+    err = capsys.readouterr().err
+    assert "not a TFLite model" in err and "TFL3" in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_missing_file_is_reported(tmp_path, capsys):
+    assert run_cli("codegen", tmp_path / "nope.tflite", "-o", tmp_path / "out") == 1
+    assert "nope.tflite" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_every_unsupported_op_is_listed_at_once(keras_models, tmp_path, capsys):
+    model = load_model(keras_models["unsupported"], name="mixed")
+    opcodes = [op.opcode for op in model.operators]
+    lacking = [op for op in model.operators
+               if op.opcode in ("LEAKY_RELU", "TILE", "SUB")]
+    assert len({op.opcode for op in lacking}) == 3, opcodes
+    with pytest.raises(UnsupportedModelError) as caught:
+        check_supported(model)
+    problems = caught.value.problems
+    for op in lacking:   # every one, each with its location
+        assert any(f"op #{op.index} ({op.opcode})" in p for p in problems), problems
+    path = tmp_path / "mixed.tflite"
+    path.write_bytes(keras_models["unsupported"])
+    assert run_cli("codegen", path, "-o", tmp_path / "out") == 1
+    err = capsys.readouterr().err
+    assert f"{len(problems)} unsupported" in err and "TILE" in err and "LEAKY_RELU" in err
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.slow
+def test_float_only_model_is_explained(keras_models, tmp_path, capsys):
+    path = tmp_path / "float.tflite"
+    path.write_bytes(keras_models["float"])
+    assert run_cli("codegen", path, "-o", tmp_path / "out") == 1
+    err = capsys.readouterr().err
+    assert "float32" in err and "float-only" in err and "Quantize" in err
+
+
+def test_wrong_input_shape_and_dtype_at_infer(tmp_path, capsys):
+    good = np.zeros((2, 1, 49, 10, 1), np.int8)
+    cases = {
+        "shape": np.zeros((2, 1, 49, 11, 1), np.int8),
+        "dtype": good.astype(np.float32),
+        "rank": np.zeros((2, 490), np.int8),
+    }
+    for label, array in cases.items():
+        path = tmp_path / f"{label}.npy"
+        np.save(path, array)
+        out = tmp_path / f"{label}-out.npy"
+        assert run_cli("infer", KWS, "--inputs", path, "--outputs", out) == 1, label
+        err = capsys.readouterr().err
+        assert "input 0 'input_1'" in err, err
+        if label == "dtype":
+            assert "takes int8, got float32" in err
+        else:
+            assert "takes batches of shape (N, 1, 49, 10, 1)" in err
+        assert not out.exists()
+
+
+def test_wrong_number_of_inputs(tmp_path):
+    from tinyflow.codegen.host import check_inputs
+
+    with pytest.raises(InputError, match="has 1 input"):
+        check_inputs(load_model(KWS), [np.zeros((1, 1, 49, 10, 1), np.int8)] * 2)
+
+
+def test_failed_codegen_keeps_the_previous_output(tmp_path, capsys):
+    out = tmp_path / "lib"
+    assert run_cli("codegen", KWS, "-o", out) == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    bad = tmp_path / "bad.tflite"
+    bad.write_bytes(KWS.read_bytes()[:1000])
+    assert run_cli("codegen", bad, "-o", out) == 1
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_write_failure_leaves_nothing(tmp_path, monkeypatch):
+    """A failure midway through writing removes the staging directory."""
+    generated = generate(KWS)
+    files = dict(generated.files)
+    files["sub/dir/missing.c"] = "x"   # cannot be written: its folder does not exist
+    from tinyflow.codegen.generator import write_atomically
+
+    with pytest.raises(OSError):
+        write_atomically(files, tmp_path / "lib")
+    assert list(tmp_path.iterdir()) == []
