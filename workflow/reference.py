@@ -67,14 +67,14 @@ interpreter.print_allocations()
 def tflm_arena_bytes(model_path: str | Path) -> dict[str, int]:
     """TFLM's arena use for a model on this host: total, head (activations) and tail.
 
-    print_allocations() writes from C++ to the process's stdout, so it runs in a
+    print_allocations() writes from C++ to the process's stdout or stderr, so it runs in a
     child process whose output is parsed.
     """
     result = subprocess.run([sys.executable, "-c", _ARENA_PROBE, str(model_path)],
                             capture_output=True, text=True, check=True)
     figures = {}
     for key in ("total", "head", "tail"):
-        match = re.search(rf"Arena allocation {key} (\d+) bytes", result.stdout)
+        match = re.search(rf"Arena allocation {key} (\d+) bytes", result.stdout + result.stderr)
         if match:
             figures[key] = int(match.group(1))
     return figures
