@@ -76,6 +76,23 @@ class GeneratedCode:
     def write(self, out_dir: str | Path) -> Path:
         return write_atomically(self.files, Path(out_dir))
 
+    def __str__(self) -> str:
+        m = self.manifest
+        lines = [f"{self.model.name}: {len(m['layers'])} layers, arena {m['arena_bytes']} bytes, "
+                 f"weights {m['weight_bytes']} bytes",
+                 *(f"  {name:<24} {len(text):>9} chars" for name, text in sorted(self.files.items()))]
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        m = self.manifest
+        rows = "".join(f"<tr><td>{layer['index']}</td><td>{layer['op']}</td>"
+                       f"<td>{layer['output_offset']}</td><td>{layer['output_bytes']}</td></tr>"
+                       for layer in m["layers"])
+        return (f"<b>{self.model.name}</b>: {len(m['layers'])} layers, arena "
+                f"{m['arena_bytes']} bytes, weights {m['weight_bytes']} bytes"
+                f"<table><tr><th>#</th><th>op</th><th>output offset</th><th>output bytes</th>"
+                f"</tr>{rows}</table>")
+
 
 def check_supported(model: Model) -> None:
     """Raise UnsupportedModelError listing every op tinyflow cannot generate."""

@@ -5,11 +5,35 @@ The stages, each in its own package, all read the one model IR in ``tinyflow.ir`
 - ``tinyflow.ir``        load a .tflite file into a typed graph
 - ``tinyflow.memory``    plan every activation into one static arena
 - ``tinyflow.codegen``   render bit-exact, per-layer specialized C from Jinja2 templates
+- ``tinyflow.firmware``  boards, firmware builds, flashing, measuring over serial
+- ``tinyflow.profiler``  static profile, cost model, budgets, reports
+
+The names below are the notebook-facing API; each is imported on first use so
+``import tinyflow`` stays light.
 """
+
+from __future__ import annotations
+
+import importlib
 
 __version__ = "0.1.0"
 
-from tinyflow.errors import TinyflowError  # noqa: E402
-from tinyflow.ir import Model, load_model  # noqa: E402
+_API = {
+    "load_model": "tinyflow.ir",
+    "Model": "tinyflow.ir",
+    "plan_memory": "tinyflow.memory",
+    "generate": "tinyflow.codegen",
+    "compile_host": "tinyflow.codegen.host",
+    "quantize_keras": "tinyflow.convert",
+    "ReferenceInterpreter": "tinyflow.reference",
+    "TinyflowError": "tinyflow.errors",
+}
 
-__all__ = ["Model", "TinyflowError", "load_model", "__version__"]
+__all__ = sorted(_API) + ["__version__"]
+
+
+def __getattr__(name: str):
+    module = _API.get(name)
+    if module is None:
+        raise AttributeError(f"module 'tinyflow' has no attribute '{name}'")
+    return getattr(importlib.import_module(module), name)
