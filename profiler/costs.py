@@ -1,0 +1,208 @@
+"""The cost model: how many cycles (or emulated instructions) a layer takes, and
+how many bytes of flash and RAM the generated code and firmware add.
+
+Coefficients are data, one JSON file per core (``profiler/costs/<core>.json``,
+shipped) or per board (``<cache>/costs/<board>.json``, written by
+``tinyflow calibrate``). Each kernel variant names the layer features it is
+linear in, e.g. ``conv_1x1``: cycles = a*calls + b*macs + c*outputs.
+
+Which file applies, first match wins:
+1. an explicit path (``--costs FILE``);
+2. the calibration cache for the board: ``$TINYFLOW_CACHE/costs/<board>.json``
+   (default ``~/.cache/tinyflow/costs/<board>.json``);
+3. the file shipped for the board's core.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+from tinyflow.errors import CalibrationError, TinyflowError
+from tinyflow.profiler.layers import LayerFacts
+
+FORMAT_VERSION = 1
+
+
+def cache_dir() -> Path:
+    """Where calibrated cost models are kept (shared with tinyflow's other caches)."""
+    root = os.environ.get("TINYFLOW_CACHE") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "tinyflow")
+    return Path(root) / "costs"
+
+
+@dataclass
+class KernelCost:
+    """Cycles of one kernel variant as a linear function of layer features."""
+
+    coefficients: dict[str, float]      # feature name -> cycles per unit of it
+    code_bytes: float = 0.0             # flash of one layer's function (without its tables)
+    samples: int = 0                    # layers it was fitted on
+
+    def cycles(self, features: dict[str, int]) -> float:
+        return sum(c * features[name] for name, c in self.coefficients.items())
+
+
+@dataclass
+class CostModel:
+    core: str
+    unit: str                            # "instructions" (QEMU) or "cycles"
+    kernels: dict[str, KernelCost]
+    invoke_cycles: float = 0.0           # per inference, outside the layers (the call loop)
+    runtime_flash_bytes: float = 0.0     # firmware: startup, UART, timer, libc, model glue
+    runtime_ram_bytes: float = 0.0       # firmware .data + .bss besides the arena
+    provenance: dict = field(default_factory=dict)   # how and where it was calibrated
+    path: str = ""                       # the file it was read from
+
+    # --- estimates ---------------------------------------------------------
+    def layer_cycles(self, layer: LayerFacts) -> float | None:
+        """Estimated cycles of one layer; None when the kernel has no coefficients."""
+        kernel = self.kernels.get(layer.kernel)
+        return None if kernel is None else max(0.0, kernel.cycles(layer.features))
+
+    def layer_code_bytes(self, layer: LayerFacts) -> float:
+        kernel = self.kernels.get(layer.kernel)
+        code = kernel.code_bytes if kernel else self.mean_code_bytes()
+        return code + layer.features.get("table_bytes", 0)
+
+    def mean_code_bytes(self) -> float:
+        sizes = [k.code_bytes for k in self.kernels.values() if k.code_bytes]
+        return float(np.mean(sizes)) if sizes else 0.0
+
+    # --- storage -----------------------------------------------------------
+    def to_dict(self) -> dict:
+        return {
+            "format": FORMAT_VERSION,
+            "core": self.core,
+            "unit": self.unit,
+            "invoke_cycles": round(self.invoke_cycles, 3),
+            "runtime_flash_bytes": round(self.runtime_flash_bytes),
+            "runtime_ram_bytes": round(self.runtime_ram_bytes),
+            "kernels": {
+                name: {"coefficients": {f: round(c, 6) for f, c in k.coefficients.items()},
+                       "code_bytes": round(k.code_bytes, 1), "samples": k.samples}
+                for name, k in sorted(self.kernels.items())
+            },
+            "provenance": self.provenance,
+        }
+
+    def save(self, path: str | Path) -> Path:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        staged = path.with_name(f".{path.name}.partial")
+        staged.write_text(json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n")
+        staged.replace(path)
+        return path
+
+    @classmethod
+    def from_dict(cls, data: dict, path: str = "") -> "CostModel":
+        if data.get("format") != FORMAT_VERSION:
+            raise TinyflowError(f"{path}: cost model format {data.get('format')!r}; "
+                                f"this tinyflow reads format {FORMAT_VERSION}. "
+                                "Run `tinyflow calibrate` again.")
+        kernels = {name: KernelCost(coefficients=dict(k["coefficients"]),
+                                    code_bytes=float(k.get("code_bytes", 0.0)),
+                                    samples=int(k.get("samples", 0)))
+                   for name, k in data["kernels"].items()}
+        return cls(core=data["core"], unit=data["unit"], kernels=kernels,
+                   invoke_cycles=float(data.get("invoke_cycles", 0.0)),
+                   runtime_flash_bytes=float(data.get("runtime_flash_bytes", 0.0)),
+                   runtime_ram_bytes=float(data.get("runtime_ram_bytes", 0.0)),
+                   provenance=dict(data.get("provenance", {})), path=str(path))
+
+    @classmethod
+    def load(cls, path: str | Path) -> "CostModel":
+        path = Path(path)
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, ValueError) as exc:
+            raise TinyflowError(f"{path}: cannot read cost model: {exc}") from exc
+        return cls.from_dict(data, str(path))
+
+
+def shipped_cost_file(core: str):
+    """The cost model shipped with tinyflow for ``core`` (a Traversable), or None."""
+    entry = resources.files("tinyflow.profiler").joinpath("costs", f"{core}.json")
+    return entry if entry.is_file() else None
+
+
+def find_cost_model(board, path: str | Path | None = None) -> CostModel | None:
+    """The cost model for ``board`` (a BoardLimits), by the order in the module docstring."""
+    if path is not None:
+        return CostModel.load(path)
+    cached = cache_dir() / f"{board.name}.json"
+    if cached.is_file():
+        return CostModel.load(cached)
+    shipped = shipped_cost_file(board.core)
+    if shipped is not None:
+        return CostModel.from_dict(json.loads(shipped.read_text()),
+                                   f"tinyflow/profiler/costs/{board.core}.json")
+    return None
+
+
+# --- fitting ---------------------------------------------------------------
+
+# Features each kernel variant is linear in. A variant's cost grows with the work
+# its inner loop does (macs) and with what it does once per output (requantize,
+# clamp, store) or per window tap (bounds checks, pointer arithmetic).
+KERNEL_FEATURES = {
+    "conv_1x1": ["calls", "macs", "outputs"],
+    "conv_general": ["calls", "macs", "taps", "outputs"],
+    "conv_shallow": ["calls", "macs", "taps", "outputs"],
+    "depthwise_3x3": ["calls", "macs", "outputs"],
+    "depthwise_general": ["calls", "macs", "outputs"],
+    "fully_connected": ["calls", "macs", "outputs"],
+    "avg_pool": ["calls", "macs", "outputs"],
+    "max_pool": ["calls", "macs", "outputs"],
+    "add": ["calls", "outputs"],
+    "mul": ["calls", "outputs"],
+    "softmax": ["calls", "outputs", "rows"],
+    "reshape": ["calls"],
+}
+
+
+def fit_nonnegative(features: np.ndarray, targets: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Weighted least squares with coefficients >= 0 (a small active-set loop).
+
+    Negative coefficients fit the calibration set but predict negative time for
+    shapes outside it; dropping the offending feature and refitting avoids that.
+    """
+    active = list(range(features.shape[1]))
+    while active:
+        a = features[:, active] * weights[:, None]
+        solution, *_ = np.linalg.lstsq(a, targets * weights, rcond=None)
+        if (solution >= 0).all():
+            result = np.zeros(features.shape[1])
+            result[active] = solution
+            return result
+        active.pop(int(np.argmin(solution)))
+    return np.zeros(features.shape[1])
+
+
+def fit_kernels(samples: list[tuple[LayerFacts, float]]) -> dict[str, KernelCost]:
+    """Fit every kernel variant's coefficients to (layer, measured cycles) samples.
+
+    Each sample is weighted by 1/measured, so the fit minimises relative error:
+    small layers count as much as big ones, which keeps per-layer estimates honest.
+    """
+    by_kernel: dict[str, list[tuple[LayerFacts, float]]] = {}
+    for layer, measured in samples:
+        by_kernel.setdefault(layer.kernel, []).append((layer, measured))
+    kernels = {}
+    for name, rows in sorted(by_kernel.items()):
+        names = KERNEL_FEATURES.get(name, ["calls", "outputs"])
+        x = np.array([[layer.features[f] for f in names] for layer, _ in rows], dtype=float)
+        y = np.array([measured for _, measured in rows], dtype=float)
+        if len(rows) < len(names):
+            raise CalibrationError(
+                f"kernel {name}: {len(rows)} measured layer(s) cannot fit {len(names)} "
+                f"coefficients ({', '.join(names)}); add calibration layers of this kind")
+        coefficients = fit_nonnegative(x, y, 1.0 / np.maximum(y, 1.0))
+        kernels[name] = KernelCost(coefficients=dict(zip(names, map(float, coefficients))),
+                                   samples=len(rows))
+    return kernels
