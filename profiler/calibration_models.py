@@ -1,0 +1,220 @@
+"""Small int8 models that exercise every kernel variant the cost model knows.
+
+Calibration fits coefficients on these, never on the MLPerf Tiny models (those
+are the held-out test of the fit). Shapes are chosen to span the ranges real
+tiny models use: 1-3 channel first layers on 1-channel audio and 3-channel images,
+8-128 channels, spatial sizes from 3x3 to 48x48, 1x1 and strided layers, and
+dense layers from 8 to 640 wide.
+
+Each builder takes the ``keras`` module and returns (keras.Model, input shape).
+Weights and representative data are seeded, so the same tinyflow version makes the
+same .tflite files; they are converted once and cached.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+from pathlib import Path
+
+import numpy as np
+
+REPRESENTATIVE_SAMPLES = 16
+
+
+def _dw_separable(keras, x, filters: int, stride: int = 1, kernel: int = 3, multiplier: int = 1):
+    x = keras.layers.DepthwiseConv2D(kernel, strides=stride, padding="same",
+                                     depth_multiplier=multiplier, activation="relu")(x)
+    return keras.layers.Conv2D(filters, 1, activation="relu")(x)
+
+
+def mobilenet_rgb(keras):
+    """MobileNet-like on a 40x40 RGB image: shallow first conv, depthwise 3x3, 1x1."""
+    inputs = keras.Input((40, 40, 3), batch_size=1)
+    x = keras.layers.Conv2D(8, 3, strides=2, padding="same", activation="relu")(inputs)
+    x = _dw_separable(keras, x, 16)
+    x = _dw_separable(keras, x, 32, stride=2)
+    x = _dw_separable(keras, x, 32)
+    x = _dw_separable(keras, x, 64, stride=2)
+    x = _dw_separable(keras, x, 128, stride=2)
+    x = keras.layers.AveragePooling2D(3)(x)
+    x = keras.layers.Flatten()(x)
+    x = keras.layers.Dense(10)(x)
+    return keras.Model(inputs, keras.layers.Softmax()(x))
+
+
+def mobilenet_wide(keras):
+    """Wider, deeper channels at small resolution (VWW's tail: 3x3 maps, 128-256 channels)."""
+    inputs = keras.Input((24, 24, 8), batch_size=1)
+    x = keras.layers.Conv2D(24, 3, padding="same", activation="relu")(inputs)
+    x = _dw_separable(keras, x, 48, stride=2)
+    x = _dw_separable(keras, x, 96, stride=2)
+    x = _dw_separable(keras, x, 192)
+    x = _dw_separable(keras, x, 160, stride=2)
+    x = keras.layers.AveragePooling2D(3)(x)
+    x = keras.layers.Flatten()(x)
+    x = keras.layers.Dense(2)(x)
+    return keras.Model(inputs, keras.layers.Softmax()(x))
+
+
+def keyword_audio(keras):
+    """Audio features (1 channel), a tall 10x4 first filter, depthwise-separable blocks."""
+    inputs = keras.Input((40, 12, 1), batch_size=1)
+    x = keras.layers.Conv2D(48, (10, 4), strides=2, padding="same", activation="relu")(inputs)
+    x = _dw_separable(keras, x, 48)
+    x = _dw_separable(keras, x, 48)
+    x = _dw_separable(keras, x, 80)
+    x = keras.layers.AveragePooling2D((20, 6))(x)
+    x = keras.layers.Flatten()(x)
+    x = keras.layers.Dense(12)(x)
+    return keras.Model(inputs, keras.layers.Softmax()(x))
+
+
+def residual_rgb(keras):
+    """ResNet-like: 3x3 convolutions with residual adds and a strided 1x1 shortcut."""
+    inputs = keras.Input((24, 24, 3), batch_size=1)
+    x = keras.layers.Conv2D(12, 3, padding="same", activation="relu")(inputs)
+    y = keras.layers.Conv2D(12, 3, padding="same", activation="relu")(x)
+    y = keras.layers.Conv2D(12, 3, padding="same")(y)
+    x = keras.layers.ReLU()(keras.layers.Add()([x, y]))
+    y = keras.layers.Conv2D(24, 3, strides=2, padding="same", activation="relu")(x)
+    y = keras.layers.Conv2D(24, 3, padding="same")(y)
+    s = keras.layers.Conv2D(24, 1, strides=2)(x)
+    x = keras.layers.ReLU()(keras.layers.Add()([s, y]))
+    y = keras.layers.Conv2D(48, 3, strides=2, padding="same", activation="relu")(x)
+    y = keras.layers.Conv2D(48, 3, padding="same")(y)
+    s = keras.layers.Conv2D(48, 1, strides=2)(x)
+    x = keras.layers.ReLU()(keras.layers.Add()([s, y]))
+    x = keras.layers.AveragePooling2D(6)(x)
+    x = keras.layers.Flatten()(x)
+    x = keras.layers.Dense(10)(x)
+    return keras.Model(inputs, keras.layers.Softmax()(x))
+
+
+def first_layers(keras):
+    """Several first-layer (3-channel) convolutions side by side, summed, then pooled."""
+    inputs = keras.Input((32, 32, 3), batch_size=1)
+    a = keras.layers.Conv2D(16, 3, strides=2, padding="same", activation="relu")(inputs)
+    b = keras.layers.Conv2D(16, 5, strides=2, padding="same", activation="relu")(inputs)
+    c = keras.layers.Conv2D(16, 7, strides=2, padding="same")(inputs)
+    x = keras.layers.Add()([keras.layers.Add()([a, b]), c])
+    x = keras.layers.Multiply()([x, a])
+    x = keras.layers.MaxPooling2D(2)(x)
+    x = keras.layers.DepthwiseConv2D(5, padding="same", activation="relu")(x)
+    x = keras.layers.MaxPooling2D(3, strides=1, padding="same")(x)
+    x = keras.layers.Conv2D(32, 3, strides=2, padding="same", activation="relu")(x)
+    x = keras.layers.MaxPooling2D(4)(x)
+    x = keras.layers.Flatten()(x)
+    return keras.Model(inputs, keras.layers.Dense(10)(x))
+
+
+def spectrogram(keras):
+    """1-channel inputs with several first-filter shapes, products, pools."""
+    inputs = keras.Input((32, 16, 1), batch_size=1)
+    a = keras.layers.Conv2D(8, 3, padding="same", activation="relu")(inputs)
+    b = keras.layers.Conv2D(8, (5, 3), padding="same", activation="relu")(inputs)
+    x = keras.layers.Multiply()([a, b])
+    x = keras.layers.Add()([x, a])
+    x = keras.layers.MaxPooling2D((2, 2))(x)
+    x = keras.layers.DepthwiseConv2D((5, 3), depth_multiplier=2, padding="same",
+                                     activation="relu")(x)
+    x = keras.layers.Conv2D(32, 1, activation="relu")(x)
+    x = keras.layers.AveragePooling2D((2, 2))(x)
+    x = keras.layers.Conv2D(32, 3, padding="same", activation="relu")(x)
+    x = keras.layers.MaxPooling2D((8, 4))(x)
+    x = keras.layers.Flatten()(x)
+    x = keras.layers.Dense(6)(x)
+    return keras.Model(inputs, keras.layers.Softmax()(x))
+
+
+def plain_convs(keras):
+    """General convolutions of several sizes, VALID padding, max pooling, a product."""
+    inputs = keras.Input((20, 20, 4), batch_size=1)
+    x = keras.layers.Conv2D(16, 3, padding="valid", activation="relu")(inputs)
+    x = keras.layers.Conv2D(32, 3, padding="same", activation="relu")(x)
+    x = keras.layers.MaxPooling2D(2)(x)
+    x = keras.layers.Conv2D(40, 5, padding="same", activation="relu")(x)
+    a = keras.layers.Conv2D(24, 3, padding="same", activation="relu")(x)
+    b = keras.layers.Conv2D(24, 1, activation="relu")(x)
+    x = keras.layers.Multiply()([a, b])
+    x = keras.layers.MaxPooling2D(3, strides=2)(x)
+    x = keras.layers.Conv2D(64, 3, padding="same", activation="relu")(x)
+    x = keras.layers.Flatten()(x)
+    x = keras.layers.Dense(100)(x)
+    return keras.Model(inputs, keras.layers.Softmax()(x))
+
+
+def depthwise_variants(keras):
+    """Depthwise 3x3 with a channel multiplier, 5x5 and 3x3 strided, average pools."""
+    inputs = keras.Input((28, 28, 6), batch_size=1)
+    x = keras.layers.DepthwiseConv2D(3, padding="same", depth_multiplier=2,
+                                     activation="relu")(inputs)
+    x = keras.layers.DepthwiseConv2D(5, padding="same", activation="relu")(x)
+    x = keras.layers.Conv2D(24, 1, activation="relu")(x)
+    x = keras.layers.AveragePooling2D(2)(x)
+    x = keras.layers.DepthwiseConv2D(5, strides=2, padding="same", activation="relu")(x)
+    x = keras.layers.DepthwiseConv2D(3, strides=2, padding="same", depth_multiplier=2,
+                                     activation="relu")(x)
+    x = keras.layers.Conv2D(64, 1, activation="relu")(x)
+    x = keras.layers.DepthwiseConv2D(7, padding="same", activation="relu")(x)
+    x = keras.layers.AveragePooling2D(4)(x)
+    x = keras.layers.Flatten()(x)
+    x = keras.layers.Dense(20)(x)
+    return keras.Model(inputs, keras.layers.Softmax()(x))
+
+
+def dense_autoencoder(keras):
+    """Dense layers from 8 to 400 wide (an anomaly-detection autoencoder's shape)."""
+    inputs = keras.Input((400,), batch_size=1)
+    x = inputs
+    for units in (160, 96, 48, 8, 48, 96, 160):
+        x = keras.layers.Dense(units, activation="relu")(x)
+    return keras.Model(inputs, keras.layers.Dense(400)(x))
+
+
+def dense_classifier(keras):
+    """Dense layers on a flattened map, adds of vectors, wide softmaxes."""
+    inputs = keras.Input((6, 6, 16), batch_size=1)
+    x = keras.layers.Flatten()(inputs)
+    a = keras.layers.Dense(256, activation="relu")(x)
+    b = keras.layers.Dense(256, activation="relu")(x)
+    x = keras.layers.Add()([a, b])
+    x = keras.layers.Multiply()([x, a])
+    x = keras.layers.Dense(300, activation="relu")(x)
+    x = keras.layers.Dense(600)(x)
+    return keras.Model(inputs, keras.layers.Softmax()(x))
+
+
+BUILDERS = [mobilenet_rgb, mobilenet_wide, keyword_audio, residual_rgb, first_layers,
+            spectrogram, plain_convs, depthwise_variants, dense_autoencoder, dense_classifier]
+
+
+def _fingerprint(builder) -> str:
+    """Changes when the builder's code does, so stale cached conversions are not used."""
+    return hashlib.sha256(inspect.getsource(builder).encode()).hexdigest()[:12]
+
+
+def calibration_models(cache: Path) -> list[tuple[str, bytes]]:
+    """(name, int8 .tflite bytes) of every calibration model, converting the missing ones."""
+    cache.mkdir(parents=True, exist_ok=True)
+    models = []
+    for seed, builder in enumerate(BUILDERS):
+        path = cache / f"{builder.__name__}-{_fingerprint(builder)}.tflite"
+        if not path.exists():
+            staged = path.with_name(f".{path.name}.partial")
+            staged.write_bytes(_convert(builder, seed))
+            staged.replace(path)
+        models.append((builder.__name__, path.read_bytes()))
+    return models
+
+
+def _convert(builder, seed: int) -> bytes:
+    import keras
+
+    from tinyflow.convert import quantize_keras
+
+    keras.utils.set_random_seed(1000 + seed)
+    model = builder(keras)
+    shape = tuple(model.inputs[0].shape[1:])
+    samples = np.random.default_rng(seed).normal(size=(REPRESENTATIVE_SAMPLES,) + shape)
+    return quantize_keras(model, samples.astype(np.float32))
