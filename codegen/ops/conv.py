@@ -63,7 +63,22 @@ def conv_2d(layer: Layer) -> dict:
         batches=x.dim(0), in_h=x.dim(1), in_w=x.dim(2), in_c=in_c,
         filter_h=filter_h, filter_w=filter_w, filter_c=filter_c, out_c=out_c,
         groups=groups, filters_per_group=out_c // groups,
+        patch_size=filter_h * filter_w * filter_c, gather=_gather_mode(window, filter_h,
+                                                                        filter_w, filter_c),
         **window, **_requantization(layer, x, w, y, out_c))
+
+
+def _gather_mode(window: dict, filter_h: int, filter_w: int, filter_c: int) -> str:
+    """How the template builds an output pixel's int16 input column (see kernels.h.j2).
+
+    direct: a 1x1 unpadded window is one input pixel, converted in place;
+    tap:    every tap holds a multiple of 4 channels, so each converts on its own;
+    patch:  otherwise the taps are first gathered as int8 (padding = zero point), since
+            the column's blocks of four would straddle taps.
+    """
+    if filter_h == filter_w == 1 and window["pad_h"] == window["pad_w"] == 0:
+        return "direct"
+    return "tap" if filter_c % 4 == 0 else "patch"
 
 
 @register("DEPTHWISE_CONV_2D")
