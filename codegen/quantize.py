@@ -92,3 +92,27 @@ def same_padding(in_size: int, filter_size: int, stride: int, dilation: int, pad
         raise ValueError(f"padding {padding}")
     total = max(0, (out_size - 1) * stride + effective_filter - in_size)
     return out_size, total // 2
+
+
+def float32_hex_literal(value: float) -> str:
+    """A float32 value as an exact C99 hexadecimal float literal, e.g. 0x1.8p-3f."""
+    return float(np.float32(value)).hex() + "f"
+
+
+def frexp_multiplier(real_multiplier: float) -> tuple[int, int]:
+    """(multiplier, shift) the way TFLM's logistic/tanh Prepare computes them.
+
+    frexp + TfLiteRound(q * 2^31), without QuantizeMultiplier's correction when the
+    rounding reaches 2^31 (TFLM then overflows an int32; we refuse instead).
+    """
+    fraction, shift = math.frexp(real_multiplier)
+    multiplier = int(round_half_away(fraction * (1 << 31)))
+    if multiplier >= (1 << 31):
+        raise ValueError(f"multiplier {real_multiplier!r} rounds to 2^31 and overflows int32")
+    return multiplier, shift
+
+
+def mean_rescale(multiplier: int, shift: int, count: int) -> tuple[int, int]:
+    """Fold 1/count into a (multiplier, shift) pair as TFLM's QuantizedMeanOrSum does."""
+    extra_shift = min(count.bit_length() - 1, 32, 31 + shift)
+    return (multiplier << extra_shift) // count, shift - extra_shift
