@@ -1,0 +1,70 @@
+"""MEAN on int8 (TFLM reduce.cc / reduce_common.cc -> reference_ops::QuantizedMeanOrSum).
+
+This TFLM version has one int8 path for every axis set and keep_dims value (no
+special 4-D spatial case): sum the raw int8 values in int32, subtract
+input_zero_point * count, then rescale by (input_scale / output_scale) / count,
+where the 1/count is folded into the Q31 multiplier by integer division
+(quantize.mean_rescale) rather than computed in floating point.
+"""
+
+import numpy as np
+
+from tinyflow.codegen.ops.base import Layer, register
+from tinyflow.codegen.quantize import mean_rescale, quantize_multiplier
+
+
+def _wrap_int32(value: int) -> int:
+    return (value + (1 << 31)) % (1 << 32) - (1 << 31)
+
+
+def _resolve_axes(layer: Layer, axes, rank: int) -> list[int]:
+    """Negative axes counted from the end, duplicates dropped (TFLM ResolveAxis)."""
+    resolved = []
+    for axis in axes:
+        positive = axis + rank if axis < 0 else axis
+        layer.require(0 <= positive < rank, f"axis {axis} is out of range for rank {rank}")
+        if positive not in resolved:
+            resolved.append(positive)
+    return resolved
+
+
+def _merge_dims(dims):
+    """Merge neighbouring (size, stride) loops that walk memory contiguously."""
+    merged = []
+    for size, stride in dims:
+        if size == 1:
+            continue
+        if merged and merged[-1][1] == size * stride:
+            merged[-1] = (merged[-1][0] * size, stride)
+        else:
+            merged.append((size, stride))
+    return [dict(count=size, stride=stride) for size, stride in merged]
+
+
+@register("MEAN")
+def mean(layer: Layer) -> dict:
+    x, axes, y = layer.input(0), layer.input(1), layer.output()
+    layer.require_dtype(x, "input", "int8")
+    layer.require_dtype(y, "output", "int8")
+    layer.require_per_tensor(x, "input")
+    layer.require_per_tensor(y, "output")
+    layer.require_constant(axes, "axis")
+    layer.require(axes.tensor.dtype == "int32", f"axis is {axes.tensor.dtype}; TFLM requires int32")
+    rank = len(x.shape)
+    layer.require(rank >= 1, "scalar input")
+    reduced = _resolve_axes(layer, axes.data.ravel().astype(int).tolist(), rank)
+    kept = [d for d in range(rank) if d not in reduced]
+    expected = [x.shape[d] for d in kept]
+    layer.require(int(np.prod(y.shape, dtype=np.int64)) == int(np.prod(expected, dtype=np.int64)),
+                  f"output shape {list(y.shape)} does not match the reduction of {list(x.shape)}")
+
+    strides = [int(np.prod(x.shape[d + 1:], dtype=np.int64)) for d in range(rank)]
+    count = int(np.prod([x.shape[d] for d in reduced], dtype=np.int64))
+    layer.require(count > 0, "empty reduction")
+    multiplier, shift = quantize_multiplier(x.scale / y.scale)
+    multiplier, shift = mean_rescale(multiplier, shift, count)
+    return dict(template="mean.c.j2", x=x, y=y,
+                outer_loops=_merge_dims([(x.shape[d], strides[d]) for d in kept]),
+                reduce_loops=_merge_dims([(x.shape[d], strides[d]) for d in reduced]),
+                count=count, zero_point_sum=_wrap_int32(x.zero_point * count),
+                multiplier=multiplier, shift=shift, output_zero_point=y.zero_point)
