@@ -1,10 +1,15 @@
 """One module per op family; importing this package registers every kernel."""
 
 from tinyflow.codegen.ops import (  # noqa: F401  (imported for their @register)
+    activations,
+    concatenation,
     conv,
     elementwise,
     fully_connected,
+    mean,
+    pad,
     pooling,
+    quantization,
     reshape,
     softmax,
 )
