@@ -27,8 +27,9 @@ def _nice_ticks(maximum: float, count: int = 4) -> list[float]:
     return [i * step for i in range(int(math.ceil(maximum / step)) + 1)]
 
 
-def _frame(maximum: float, label) -> dict:
-    ticks = _nice_ticks(maximum)
+def _frame(maximum: float, label, unit: float = 1.0) -> dict:
+    """Axes from 0 to ``maximum``, ticks at round multiples of ``unit`` (1024: KiB)."""
+    ticks = [t * unit for t in _nice_ticks(maximum / unit)]
     top = ticks[-1]
     inner_height = PLOT_HEIGHT - MARGIN_TOP - MARGIN_BOTTOM
 
@@ -73,7 +74,10 @@ def latency_bars(profile) -> dict | None:
 def memory_timeline(profile) -> dict:
     """Arena bytes live at each layer, the peak marked, the planned arena as a line."""
     layers = profile.layers
-    frame, y_of = _frame(profile.arena_bytes, format_size)
+    kib = profile.arena_bytes >= 4096
+    frame, y_of = _frame(profile.arena_bytes,
+                         (lambda t: f"{t / 1024:g} KiB") if kib else (lambda t: f"{t:g} B"),
+                         1024 if kib else 1)
     slot = (frame["right"] - frame["left"]) / len(layers)
     peak = profile.peak_layer
     bars, labels = [], []
@@ -92,6 +96,8 @@ def memory_timeline(profile) -> dict:
     return dict(frame, bars=bars, labels=labels, arena_y=round(y_of(profile.arena_bytes), 1),
                 arena_label=f"arena {format_size(profile.arena_bytes)}",
                 peak=dict(x=round(peak_bar["x"] + peak_bar["w"] / 2, 1), y=peak_bar["y"] - 4,
+                          # Label to the right of a peak in the left half, else to its left.
+                          anchor="start" if peak_bar["x"] < WIDTH / 2 else "end",
                           text=f"peak {format_size(peak.facts.arena_live_bytes)} "
                                f"(layer {peak.facts.index})"))
 
