@@ -53,3 +53,24 @@ class BudgetError(TinyflowError):
 
 class CalibrationError(TinyflowError):
     """Calibrating a cost model failed (too few measurements, a device run failed)."""
+
+
+class BoardError(TinyflowError):
+    """A board name or board file is wrong (unknown board, schema violation, bad option)."""
+
+
+class FirmwareSizeError(BuildError):
+    """The firmware does not fit the board: names the region, the overflow and what fills it."""
+
+
+class FlashError(TinyflowError):
+    """Flashing a board failed, or no probe / several probes were found."""
+
+
+class DeviceError(TinyflowError):
+    """The device on the serial line did not answer as the protocol says (timeout,
+    port gone, error reply)."""
+
+
+class MismatchError(TinyflowError):
+    """The device's outputs differ from the reference interpreter's."""

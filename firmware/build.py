@@ -1,0 +1,307 @@
+"""Cross-compile a model's firmware for a board: ELF, HEX and BIN, with the flash and
+RAM use read from the ELF. Builds are cached by a hash of everything that goes in.
+
+>>> from tinyflow.firmware.build import build_firmware          # doctest: +SKIP
+>>> result = build_firmware("kws_ref_model.tflite", "qemu-cortex-m4")  # doctest: +SKIP
+>>> result.flash_bytes, result.ram_bytes                          # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import sys
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from tinyflow.boards import Board, MemoryRegion, get_board
+from tinyflow.codegen.generator import GeneratedCode, generate
+from tinyflow.errors import BuildError, FirmwareSizeError
+from tinyflow.firmware.process import Commands, require_tool
+from tinyflow.firmware.render import linker_script, render_firmware
+from tinyflow.ir import Model
+
+TOOLCHAIN = "arm-none-eabi-"
+INSTALL_HINT = "apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi (or run scripts/setup)"
+
+# -O2, not -Os: tinyflow is judged on measured latency, and the weights dominate flash
+# anyway (code is a few KB); TFLM's kernels in the baseline are -O2 too.
+OPTIMIZATION = "-O2"
+COMMON_CFLAGS = ["-std=c99", OPTIMIZATION, "-g", "-Wall", "-Wextra", "-Werror",
+                 "-ffunction-sections", "-fdata-sections", "-ffreestanding",
+                 "-fno-common", "-DTINYFLOW_HOOKS_HEADER=\"tf_hooks.h\""]
+LDFLAGS = ["-nostartfiles", "--specs=nano.specs", "--specs=nosys.specs", "-Wl,--gc-sections"]
+LDLIBS = ["-lm", "-lc", "-lgcc"]
+
+# A region big enough for anything: used to link once more when a model does not fit,
+# to measure by how much.
+_UNLIMITED = 0x10000000
+
+# Sections counted in flash (stored) and in RAM (at run time). .data is in both.
+FLASH_SECTIONS = (".isr_vector", ".text", ".rodata", ".ARM.exidx", ".data")
+RAM_SECTIONS = (".stack", ".data", ".bss")
+
+
+def cpu_flags(board: Board) -> list[str]:
+    """-mcpu/-mfpu/-mfloat-abi from the board's core and features (never its name)."""
+    flags = [f"-mcpu={board.core}", "-mthumb"]
+    if board.core == "cortex-m55":
+        flags += ["-mfloat-abi=hard"]          # -mcpu=cortex-m55 implies MVE and the FPU
+    elif board.has("fpu"):
+        if board.core == "cortex-m4":
+            fpu = "fpv4-sp-d16"
+        elif board.has("fpu-double"):
+            fpu = "fpv5-d16"
+        else:
+            fpu = "fpv5-sp-d16"
+        flags += [f"-mfpu={fpu}", "-mfloat-abi=hard"]
+    else:
+        flags += ["-mfloat-abi=soft"]
+    return flags
+
+
+@dataclass
+class BuildResult:
+    """A built firmware: its files and how much of the board it uses."""
+
+    board: str
+    model: str
+    directory: Path
+    elf: Path
+    hex: Path
+    bin: Path
+    sections: dict[str, int]            # section name -> bytes
+    flash_bytes: int                    # stored in flash: code + constants + .data image
+    ram_bytes: int                      # static RAM: stack + .data + .bss
+    flash_limit: int
+    ram_limit: int
+    breakdown: dict[str, int]           # weights, arena, code, stack, input_buffer, ...
+    cflags: list[str] = field(default_factory=list)
+    cached: bool = False
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        for key in ("directory", "elf", "hex", "bin"):
+            data[key] = str(data[key])
+        return data
+
+    def __str__(self) -> str:
+        return (f"{self.model} for {self.board}: flash {self.flash_bytes:,} of "
+                f"{self.flash_limit:,} bytes ({100 * self.flash_bytes / self.flash_limit:.1f}%), "
+                f"RAM {self.ram_bytes:,} of {self.ram_limit:,} bytes "
+                f"({100 * self.ram_bytes / self.ram_limit:.1f}%): {self.elf}")
+
+
+def _cache_root() -> Path:
+    root = os.environ.get("TINYFLOW_CACHE") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "tinyflow")
+    return Path(root) / "firmware"
+
+
+def _toolchain_version(commands: Commands) -> str:
+    gcc = require_tool(TOOLCHAIN + "gcc", INSTALL_HINT)
+    return commands.run([gcc, "--version"]).stdout.decode().splitlines()[0]
+
+
+def read_sections(elf: Path, commands: Commands | None = None) -> dict[str, int]:
+    """Allocated section sizes of an ELF, from ``arm-none-eabi-size -A``."""
+    commands = commands or Commands()
+    size = require_tool(TOOLCHAIN + "size", INSTALL_HINT)
+    result = commands.run([size, "-A", str(elf)])
+    if result.returncode != 0:
+        raise BuildError(f"{size} failed on {elf}: {result.stderr.decode().strip()}")
+    sections = {}
+    for line in result.stdout.decode().splitlines():
+        match = re.match(r"^(\.\S+)\s+(\d+)\s+(\d+)", line)
+        if match and (match.group(1) in FLASH_SECTIONS or match.group(1) in RAM_SECTIONS):
+            sections[match.group(1)] = int(match.group(2))
+    return sections
+
+
+def read_symbol_sizes(elf: Path, commands: Commands | None = None) -> dict[str, int]:
+    """Symbol name -> size in bytes, from ``arm-none-eabi-nm -S``."""
+    commands = commands or Commands()
+    nm = require_tool(TOOLCHAIN + "nm", INSTALL_HINT)
+    result = commands.run([nm, "-S", str(elf)])
+    sizes = {}
+    for line in result.stdout.decode().splitlines():
+        parts = line.split()
+        if len(parts) == 4:
+            sizes[parts[3]] = sizes.get(parts[3], 0) + int(parts[1], 16)
+    return sizes
+
+
+def _breakdown(sections: dict[str, int], symbols: dict[str, int], prefix: str,
+               board: Board) -> dict[str, int]:
+    weights = sum(size for name, size in symbols.items() if name.startswith(f"{prefix}_w"))
+    arena = symbols.get("arena", 0)
+    input_buffer = symbols.get("db_buffer", 0)
+    return dict(
+        weights=weights,
+        code=sections.get(".text", 0) + sections.get(".isr_vector", 0),
+        other_constants=max(0, sections.get(".rodata", 0) - weights),
+        data=sections.get(".data", 0),
+        arena=arena,
+        input_buffer=input_buffer,
+        other_bss=max(0, sections.get(".bss", 0) - arena - input_buffer),
+        stack=board.stack_bytes,
+    )
+
+
+def _usage(sections: dict[str, int]) -> tuple[int, int]:
+    flash = sum(sections.get(s, 0) for s in FLASH_SECTIONS)
+    ram = sum(sections.get(s, 0) for s in RAM_SECTIONS)
+    return flash, ram
+
+
+def _size_error(model: str, board: Board, breakdown: dict, flash: int, ram: int) -> str:
+    problems = []
+    for region, used, limit, parts in (
+            ("flash", flash, board.flash.size_bytes,
+             ("weights", "code", "other_constants", "data")),
+            ("RAM", ram, board.ram.size_bytes,
+             ("arena", "input_buffer", "stack", "data", "other_bss"))):
+        if used <= limit:
+            continue
+        items = sorted(((breakdown[p], p) for p in parts), reverse=True)
+        detail = ", ".join(f"{name.replace('_', ' ')} {size:,} ({100 * size / used:.0f}%)"
+                           for size, name in items if size)
+        problems.append(f"{region} overflows by {used - limit:,} bytes (needs {used:,} of "
+                        f"{limit:,}); {items[0][1].replace('_', ' ')} dominates: {detail}")
+    hint = ("Use a smaller or pruned model, or a board with more memory "
+            "(`tinyflow boards`).")
+    return f"{model} does not fit {board.name}: " + "; ".join(problems) + ". " + hint
+
+
+class FirmwareBuilder:
+    """Builds one model for one board in a directory (a cache entry by default)."""
+
+    def __init__(self, board: Board, commands: Commands | None = None, progress=None):
+        self.board = board
+        self.commands = commands or Commands()
+        self.progress = progress or (lambda message: None)
+
+    def cflags(self) -> list[str]:
+        return cpu_flags(self.board) + COMMON_CFLAGS
+
+    def _link(self, gcc: str, build: Path, sources: list[Path], script: Path, elf: Path):
+        return self.commands.run(
+            [gcc, *self.cflags(), *LDFLAGS, f"-Wl,-Map={elf.with_suffix('.map')}",
+             "-T", script, "-I", build, *sources, *LDLIBS, "-o", elf])
+
+    def build(self, generated: GeneratedCode, out_dir: Path | None = None,
+              use_cache: bool = True) -> BuildResult:
+        board = self.board
+        files = render_firmware(generated, board)
+        key_material = json.dumps(dict(files=files, cflags=self.cflags(), ldflags=LDFLAGS,
+                                       libs=LDLIBS, toolchain=_toolchain_version(self.commands)),
+                                  sort_keys=True)
+        digest = hashlib.sha256(key_material.encode()).hexdigest()[:20]
+        name = generated.model.name
+        cache_dir = _cache_root() / board.name.replace("@", "-on-") / f"{name}-{digest}"
+        record = cache_dir / "build.json"
+        if use_cache and record.exists():
+            result = self._load(record)
+            self.progress(f"{name} for {board.name}: cached build {cache_dir}")
+            return self._export(result, out_dir)
+
+        gcc = require_tool(TOOLCHAIN + "gcc", INSTALL_HINT)
+        objcopy = require_tool(TOOLCHAIN + "objcopy", INSTALL_HINT)
+        with tempfile.TemporaryDirectory(prefix="tinyflow-fw-") as tmp:
+            build = Path(tmp)
+            for file_name, text in files.items():
+                (build / file_name).write_text(text)
+            sources = sorted(build / n for n in files if n.endswith(".c"))
+            elf = build / "firmware.elf"
+            self.progress(f"{name} for {board.name}: compiling {len(sources)} files "
+                          f"({' '.join(cpu_flags(board))} {OPTIMIZATION})")
+            linked = self._link(gcc, build, sources, build / "link.ld", elf)
+            if linked.returncode != 0:
+                errors = linked.stderr.decode()
+                if "overflowed by" in errors or "will not fit in region" in errors:
+                    raise FirmwareSizeError(self._measure_overflow(gcc, build, sources,
+                                                                   generated))
+                raise BuildError(f"building {name} for {board.name} failed:\n{errors[-4000:]}")
+            self.commands.run([objcopy, "-O", "ihex", elf, elf.with_suffix(".hex")], check=True)
+            self.commands.run([objcopy, "-O", "binary", elf, elf.with_suffix(".bin")], check=True)
+            sections = read_sections(elf, self.commands)
+            symbols = read_symbol_sizes(elf, self.commands)
+            flash, ram = _usage(sections)
+            result = BuildResult(
+                board=board.name, model=name, directory=cache_dir, elf=cache_dir / elf.name,
+                hex=cache_dir / "firmware.hex", bin=cache_dir / "firmware.bin",
+                sections=sections, flash_bytes=flash, ram_bytes=ram,
+                flash_limit=board.flash.size_bytes, ram_limit=board.ram.size_bytes,
+                breakdown=_breakdown(sections, symbols, generated.prefix, board),
+                cflags=self.cflags())
+            (build / "build.json").write_text(json.dumps(result.to_dict(), indent=2,
+                                                         sort_keys=True) + "\n")
+            (build / "manifest.json").write_text(generated.files["manifest.json"])
+            # Publish the whole directory at once: a cache entry is complete or absent.
+            cache_dir.parent.mkdir(parents=True, exist_ok=True)
+            staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=cache_dir.parent))
+            shutil.copytree(build, staging, dirs_exist_ok=True)
+            try:
+                os.rename(staging, cache_dir)
+            except OSError:       # another process published the same build first
+                shutil.rmtree(staging, ignore_errors=True)
+        self.progress(f"{name} for {board.name}: flash {flash:,} B, RAM {ram:,} B")
+        return self._export(result, out_dir)
+
+    def _measure_overflow(self, gcc, build: Path, sources, generated: GeneratedCode) -> str:
+        """Link again without limits to say by how much and why the firmware overflows."""
+        board = self.board
+        script = build / "unlimited.ld"
+        script.write_text(linker_script(
+            board, flash=MemoryRegion("flash", board.flash.origin, _UNLIMITED),
+            ram=MemoryRegion("ram", board.ram.origin, _UNLIMITED)))
+        elf = build / "unlimited.elf"
+        linked = self._link(gcc, build, sources, script, elf)
+        if linked.returncode != 0:
+            raise BuildError(f"building {generated.model.name} for {board.name} failed:\n"
+                             f"{linked.stderr.decode()[-4000:]}")
+        sections = read_sections(elf, self.commands)
+        flash, ram = _usage(sections)
+        breakdown = _breakdown(sections, read_symbol_sizes(elf, self.commands),
+                               generated.prefix, board)
+        return _size_error(generated.model.name, board, breakdown, flash, ram)
+
+    @staticmethod
+    def _load(record: Path) -> BuildResult:
+        data = json.loads(record.read_text())
+        for key in ("directory", "elf", "hex", "bin"):
+            data[key] = Path(data[key])
+        data["cached"] = True
+        return BuildResult(**data)
+
+    @staticmethod
+    def _export(result: BuildResult, out_dir: Path | None) -> BuildResult:
+        """Copy the build into ``out_dir`` (when given) and point the result there."""
+        if out_dir is None:
+            return result
+        out_dir = Path(out_dir)
+        shutil.copytree(result.directory, out_dir, dirs_exist_ok=True)
+        result.directory = out_dir
+        result.elf, result.hex, result.bin = (out_dir / "firmware.elf", out_dir / "firmware.hex",
+                                              out_dir / "firmware.bin")
+        return result
+
+
+def build_firmware(model: Model | GeneratedCode | str | Path, board: Board | str,
+                   out_dir: str | Path | None = None, *, use_cache: bool = True,
+                   verbose: bool = False) -> BuildResult:
+    """Build ``model`` for ``board`` (a Board or a board name): the profiler's entry point
+    for "flash and RAM section sizes of this model on board B".
+
+    Raises FirmwareSizeError (which region, by how much, what dominates) when the
+    model does not fit.
+    """
+    board = get_board(board) if isinstance(board, str) else board
+    generated = model if isinstance(model, GeneratedCode) else generate(model)
+    progress = (lambda m: print(m, file=sys.stderr)) if verbose else None
+    return FirmwareBuilder(board, progress=progress).build(
+        generated, Path(out_dir) if out_dir else None, use_cache=use_cache)

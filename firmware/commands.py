@@ -1,0 +1,137 @@
+"""Subcommands of the firmware stage: boards, build, flash, measure."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from pathlib import Path
+
+from tinyflow.boards import DEFAULT_BOARD, boards_table, emulation_of, get_board
+from tinyflow.errors import InputError
+
+
+def progress(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def register_commands(subparsers) -> None:
+    p = subparsers.add_parser("boards", help="list the boards tinyflow can build for")
+    p.set_defaults(handler=cmd_boards)
+
+    p = subparsers.add_parser("build", help="cross-compile a model's firmware for a board")
+    p.add_argument("model", help="an int8 .tflite file")
+    _board_arguments(p)
+    p.add_argument("-o", "--output", help="copy the ELF/HEX/BIN and build record here")
+    p.add_argument("--no-cache", action="store_true", help="rebuild even if cached")
+    p.set_defaults(handler=cmd_build)
+
+    p = subparsers.add_parser("flash", help="build a model's firmware and flash it")
+    p.add_argument("model", nargs="?", help="an int8 .tflite file")
+    _board_arguments(p)
+    p.add_argument("--tool", help="flash tool (default: the board's; see `tinyflow boards`)")
+    p.add_argument("--dev-id", help="probe serial number (or bootloader port for bossac)")
+    p.add_argument("--erase", action="store_true", help="erase the whole chip first")
+    p.add_argument("--dry-run", action="store_true",
+                   help="print the commands that would run, run nothing")
+    p.set_defaults(handler=cmd_flash)
+
+    p = subparsers.add_parser("measure", help="run a model on a device: outputs vs TFLM, "
+                                              "latency, per-layer times, memory")
+    p.add_argument("model", help="an int8 .tflite file")
+    _board_arguments(p)
+    p.add_argument("--port", help="serial port of a flashed real board "
+                                  "(/dev/ttyACM0, socket://host:port)")
+    p.add_argument("--inputs", help=".npy/.npz inputs (default: -n random inputs, fixed seed)")
+    p.add_argument("-n", "--count", type=int, default=10, help="random inputs (default 10)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the random inputs")
+    p.add_argument("--json", help="also write the measurement as JSON here")
+    p.set_defaults(handler=cmd_measure)
+
+
+def _board_arguments(p) -> None:
+    p.add_argument("--board", "-b", default=DEFAULT_BOARD,
+                   help=f"board name or alias (default {DEFAULT_BOARD}; see `tinyflow boards`)")
+    p.add_argument("--emulate", action="store_true",
+                   help="run a real board's firmware in QEMU (same core, its memory limits)")
+    p.add_argument("-v", "--verbose", action="store_true", help="log every command run")
+
+
+def _setup(args):
+    if getattr(args, "verbose", False):
+        logging.basicConfig(level=logging.INFO, format="  $ %(message)s", stream=sys.stderr)
+    board = get_board(args.board)
+    return emulation_of(board) if args.emulate else board
+
+
+def cmd_boards(args) -> int:
+    print(boards_table())
+    return 0
+
+
+def cmd_build(args) -> int:
+    from tinyflow.firmware.build import build_firmware
+
+    board = _setup(args)
+    started = time.perf_counter()
+    result = build_firmware(args.model, board, args.output, use_cache=not args.no_cache,
+                            verbose=True)
+    print(result)
+    print("  " + ", ".join(f"{k.replace('_', ' ')} {v:,}" for k, v in result.breakdown.items()
+                           if v))
+    progress(f"done in {time.perf_counter() - started:.1f} s")
+    return 0
+
+
+def cmd_flash(args) -> int:
+    from tinyflow.firmware.build import build_firmware
+    from tinyflow.firmware.process import Commands
+    from tinyflow.firmware.runners import get_runner
+
+    if args.model is None:
+        raise InputError("give the model to flash: tinyflow flash MODEL.tflite --board B")
+    board = _setup(args)
+    runner = get_runner(board, args.tool, commands=Commands(dry_run=args.dry_run),
+                        dev_id=args.dev_id, erase=args.erase)
+    if not args.dry_run:
+        runner.tool()        # fail before building when the tool is missing
+    firmware = build_firmware(args.model, board, verbose=True)
+    if runner.capabilities.emulate:
+        port = runner.run(firmware)
+        if args.dry_run:
+            print("\n".join(runner.commands.history))
+            return 0
+        print(f"{board.name}: QEMU runs {firmware.model} with its serial port on {port}\n"
+              f"measure it with: tinyflow measure {args.model} --board {args.board}"
+              f"{' --emulate' if args.emulate else ''} --port {port}\n"
+              "press Ctrl-C to stop QEMU", flush=True)
+        try:
+            runner.process.wait()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            runner.close()
+        return 0
+    runner.run(firmware)
+    if args.dry_run:
+        print("\n".join(runner.commands.history))
+    else:
+        print(f"flashed {firmware.model} to {board.name} with {runner.name}")
+    return 0
+
+
+def cmd_measure(args) -> int:
+    from tinyflow.commands import load_inputs
+    from tinyflow.firmware.measure import measure
+    from tinyflow.ir import load_model
+
+    _setup(args)
+    inputs = load_inputs(args.inputs, load_model(args.model)) if args.inputs else None
+    result = measure(args.model, args.board, port=args.port, inputs=inputs, count=args.count,
+                     seed=args.seed, emulate=args.emulate, progress=progress)
+    print(result)
+    if args.json:
+        result.to_json(Path(args.json))
+        progress(f"wrote {args.json}")
+    return 0 if result.bit_exact else 3
+

@@ -1,0 +1,65 @@
+"""Get a session with a device running a model's firmware: build it, start QEMU for
+emulated boards (or --emulate), or open the given port of a flashed real board."""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+
+from tinyflow.boards import Board, emulation_of, get_board
+from tinyflow.codegen.generator import GeneratedCode, generate
+from tinyflow.errors import DeviceError
+from tinyflow.firmware.build import BuildResult, FirmwareBuilder
+from tinyflow.firmware.runners import get_runner
+from tinyflow.firmware.session import DeviceSession
+
+
+@dataclass
+class Device:
+    board: Board            # the board asked for (its clock, its name)
+    runs_on: Board          # where the firmware runs: the board or its QEMU emulation
+    firmware: BuildResult
+    session: DeviceSession
+    generated: GeneratedCode
+
+    @property
+    def unit(self) -> str:
+        return self.runs_on.counter_unit
+
+
+def _quiet(message: str) -> None:
+    pass
+
+
+@contextlib.contextmanager
+def open_device(model, board: Board | str, *, port: str | None = None, emulate: bool = False,
+                progress=None, timeout: float = 10.0):
+    """Yield a Device whose session talks to ``model``'s firmware on ``board``."""
+    progress = progress or _quiet
+    board = get_board(board) if isinstance(board, str) else board
+    generated = model if isinstance(model, GeneratedCode) else generate(model)
+    if port is None and not board.emulated and not emulate:
+        raise DeviceError(
+            f"{board.name} is a real board: flash it (`tinyflow flash --board {board.name} "
+            f"MODEL`) and pass its serial port (--port /dev/ttyACM0), or run its firmware "
+            f"here with --emulate")
+    runs_on = board if port is not None else emulation_of(board)
+    firmware = FirmwareBuilder(runs_on, progress=progress).build(generated)
+    runner = None
+    try:
+        if port is None:
+            runner = get_runner(runs_on)
+            port = runner.run(firmware)
+            progress(f"QEMU {runs_on.emulator['machine']} running {firmware.elf.name} on {port}")
+        session = DeviceSession(port, timeout=timeout)
+        try:
+            info = session.handshake()
+            if info.get("model") != generated.model.name:
+                raise DeviceError(f"the device on {port} runs model '{info.get('model')}', not "
+                                  f"'{generated.model.name}': flash it first (`tinyflow flash`)")
+            yield Device(board, runs_on, firmware, session, generated)
+        finally:
+            session.close()
+    finally:
+        if runner is not None:
+            runner.close()

@@ -1,0 +1,196 @@
+"""The host side of the DUT serial protocol (see templates/main.c.j2 for the device).
+
+A ``DeviceSession`` opens a port (a device path, a QEMU pty, or ``socket://host:port``),
+resynchronises, and turns commands into Python values. Every failure on the line --
+silence past the timeout, the port vanishing, an ``e-[...]`` reply -- is a DeviceError.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from dataclasses import dataclass
+
+import serial
+
+from tinyflow.errors import DeviceError
+
+log = logging.getLogger("tinyflow.firmware")
+
+READY = "m-ready"
+
+
+@dataclass
+class InferTiming:
+    count: int
+    total: int
+    minimum: int
+    maximum: int
+    unit: str          # "instructions" (QEMU) or "cycles" (real boards)
+
+
+class DeviceSession:
+    """A conversation with one tinyflow (or MLPerf Tiny) device."""
+
+    def __init__(self, port: str, *, baudrate: int = 115200, timeout: float = 10.0):
+        self.port_name = port
+        self.timeout = timeout
+        try:
+            self.serial = serial.serial_for_url(port, baudrate=baudrate, timeout=0.05)
+        except (serial.SerialException, OSError, ValueError) as exc:
+            raise DeviceError(f"cannot open serial port {port}: {exc}") from exc
+        self._pending = b""
+        self.info: dict[str, str] = {}
+
+    # --- lines and commands ---
+
+    def _read_line(self, deadline: float, command: str) -> str:
+        while b"\n" not in self._pending:
+            if time.monotonic() > deadline:
+                raise DeviceError(f"the device on {self.port_name} stopped answering "
+                                  f"('{command}': no reply within {self.timeout:g} s)")
+            try:
+                chunk = self.serial.read(4096)
+            except (serial.SerialException, OSError) as exc:
+                raise DeviceError(f"the serial port {self.port_name} failed during "
+                                  f"'{command}': {exc} (device reset, unplugged, or "
+                                  f"emulator stopped?)") from exc
+            self._pending += chunk
+        line, self._pending = self._pending.split(b"\n", 1)
+        return line.decode("ascii", errors="replace").strip("\r\0 ")
+
+    def command(self, text: str, timeout: float | None = None) -> list[str]:
+        """Send ``text%``; return the reply lines before ``m-ready``. Lines that are not
+        protocol lines (noise) are skipped; an ``e-[...]`` line raises DeviceError."""
+        try:
+            self.serial.write(text.encode("ascii") + b"%")
+            self.serial.flush()
+        except (serial.SerialException, OSError) as exc:
+            raise DeviceError(f"cannot write to {self.port_name}: {exc}") from exc
+        wait = timeout if timeout is not None else self.timeout
+        deadline = time.monotonic() + wait
+        lines, errors = [], []
+        while True:
+            line = self._read_line(deadline, text)
+            if line == READY:
+                break
+            if line.startswith("e-["):
+                errors.append(line[3:-1] if line.endswith("]") else line[3:])
+            elif line.startswith("m-"):
+                lines.append(line)
+            elif line:
+                log.debug("ignoring noise on %s: %r", self.port_name, line)
+        if errors:
+            raise DeviceError(f"device error for '{text[:40]}': {'; '.join(errors)}")
+        return lines
+
+    def _discard_input(self) -> None:
+        self._pending = b""
+        try:
+            self.serial.reset_input_buffer()
+        except (serial.SerialException, OSError):
+            pass
+
+    def resync(self, attempts: int = 3) -> None:
+        """Get back in step: end any partial command with '%', drop everything up to the
+        device's m-ready (garbage, a boot banner), then check it is a tinyflow device."""
+        last_error = None
+        for _ in range(attempts):
+            self._discard_input()
+            try:
+                self.command("", timeout=min(self.timeout, 5.0))
+                time.sleep(0.05)          # let a late banner arrive, then drop it
+                self._discard_input()
+                if self.command("name") == ["m-name-dut-[tinyflow]"]:
+                    return
+                last_error = "it does not answer 'name' as a tinyflow device"
+            except DeviceError as exc:
+                last_error = str(exc)
+        raise DeviceError(f"no tinyflow device answers on {self.port_name}: {last_error}")
+
+    def handshake(self) -> dict[str, str]:
+        """Resynchronise and read the device's description (tf-info)."""
+        self.resync()
+        info = {}
+        for line in self.command("tf-info"):
+            match = re.match(r"^m-tf-([a-z-]+?)-\[(.*)\]$", line) or \
+                re.match(r"^m-tf-([a-z-]+)-(\d+)$", line)
+            if match:
+                info[match.group(1)] = match.group(2)
+        self.info = info
+        return info
+
+    # --- the benchmark commands ---
+
+    def load(self, data: bytes) -> None:
+        """Load the input bytes (all inputs concatenated) into the device's buffer."""
+        reply = self.command(f"db load {len(data)}")
+        if not any(line.startswith("m-[Expecting") for line in reply):
+            raise DeviceError(f"unexpected reply to 'db load': {reply}")
+        command_bytes = int(self.info.get("command-bytes", 80))
+        chunk = max(1, (command_bytes - 4) // 2)
+        done = False
+        for start in range(0, len(data), chunk):
+            reply = self.command("db " + data[start:start + chunk].hex())
+            done = "m-load-done" in reply
+        if not done:
+            raise DeviceError("the device did not confirm the input (no m-load-done)")
+
+    def infer(self, count: int = 1, warmups: int = 0, timeout: float | None = None
+              ) -> InferTiming:
+        reply = self.command(f"infer {count} {warmups}",
+                             timeout=timeout or self.timeout + 30.0 * (count + warmups))
+        for line in reply:
+            match = re.match(r"^m-tf-infer-(\d+)-total-(\d+)-min-(\d+)-max-(\d+)-(\w+)$", line)
+            if match:
+                n, total, least, most = (int(g) for g in match.groups()[:4])
+                return InferTiming(n, total, least, most, match.group(5))
+        raise DeviceError(f"no timing in the reply to 'infer': {reply[:5]}")
+
+    def _hex_bytes(self, lines: list[str]) -> bytes:
+        return bytes.fromhex("".join(l[len("m-tf-bytes-"):] for l in lines
+                                     if l.startswith("m-tf-bytes-")))
+
+    def output_bytes(self) -> bytes:
+        """The raw bytes of every output of the last inference, concatenated."""
+        return self._hex_bytes(self.command("tf-results"))
+
+    def layers(self) -> tuple[list[tuple[str, int]], int, str]:
+        """Per-layer counts of one inference: ([(op name, count)], whole, unit)."""
+        per_layer, total, unit = [], None, None
+        for line in self.command("tf-layers", timeout=self.timeout + 60.0):
+            match = re.match(r"^m-tf-layer-(\d+)-([A-Z0-9_]+)-(\d+)$", line)
+            if match:
+                per_layer.append((match.group(2), int(match.group(3))))
+            match = re.match(r"^m-tf-layers-total-(\d+)-(\w+)$", line)
+            if match:
+                total, unit = int(match.group(1)), match.group(2)
+        if total is None:
+            raise DeviceError("no total in the reply to 'tf-layers'")
+        return per_layer, total, unit
+
+    def memory(self) -> dict[str, int]:
+        figures = {}
+        for line in self.command("tf-mem"):
+            match = re.match(r"^m-tf-mem-([a-z-]+)-(\d+)$", line)
+            if match:
+                figures[match.group(1).replace("-", "_")] = int(match.group(2))
+        return figures
+
+    def tensor(self, layer: int) -> bytes:
+        """Runs layers 0..layer on the loaded input; returns that layer's output bytes."""
+        lines = self.command(f"tf-tensor {layer}", timeout=self.timeout + 60.0)
+        return self._hex_bytes(lines)
+
+    def close(self) -> None:
+        try:
+            self.serial.close()
+        except (serial.SerialException, OSError):
+            pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
