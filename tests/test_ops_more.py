@@ -69,14 +69,14 @@ def global_average_pooling(shape, keepdims):
     return _model(x, keras.layers.GlobalAveragePooling2D(keepdims=keepdims)(x))
 
 
-def mean_over(shape, axis, keepdims, scaled_output):
-    """keras.ops.mean; with scaled_output a Rescaling after it so the converter
-    picks an output quantization different from the input's."""
+def mean_over(shape, axis, keepdims, output_gain):
+    """keras.ops.mean; an output_gain other than 1 puts a Rescaling after it, which
+    the converter folds into MEAN's output quantization (unlike the input's)."""
     import keras
     x = _input(shape)
     y = keras.ops.mean(x, axis=axis, keepdims=keepdims)
-    if scaled_output:
-        y = keras.layers.Rescaling(3.0)(y)
+    if output_gain != 1.0:
+        y = keras.layers.Rescaling(output_gain)(y)
     return _model(x, y)
 
 
@@ -107,16 +107,17 @@ def requantized_concat(shape):
 
 @pytest.fixture(scope="module")
 def convert():
-    """Convert (builder, args, int8_io, calibration range) to int8 TFLite, cached."""
+    """Convert builder(*args) to int8 TFLite, calibrated on uniform samples over
+    ``calibration`` (low, high); cached per module run."""
     cache: dict = {}
 
-    def build(builder, *args, int8_io=True, calibration=1.0, seed=0):
+    def build(builder, *args, int8_io=True, calibration=(-1.0, 1.0), seed=0):
         key = (builder.__name__, repr(args), int8_io, calibration, seed)
         if key not in cache:
             from tinyflow.convert import quantize_keras
             shape = args[0]
             rng = np.random.default_rng(seed)
-            samples = rng.uniform(-calibration, calibration,
+            samples = rng.uniform(*calibration,
                                   size=(CALIBRATION_SAMPLES,) + tuple(shape)).astype(np.float32)
             cache[key] = quantize_keras(builder(*args), samples, int8_io=int8_io)
         return cache[key]
@@ -150,9 +151,14 @@ def float_inputs(model_bytes, low, high, seed):
     ((3, 7, 8), ((3, 0), (0, 0))),
     ((1, 1, 2), ((1, 1), (1, 1))),
 ])
-def test_pad(convert, shape, padding):
-    model_bytes = convert(zero_padding_2d, shape, padding)
-    assert "PAD" in opcodes(model_bytes)
+@pytest.mark.parametrize("calibration", [(-1.0, 1.0), (0.5, 3.0)])
+def test_pad(convert, shape, padding, calibration):
+    """With calibration on (0.5, 3) the range still holds 0.0 (the padding), so the
+    zero point is far from 0: PAD must fill with it, not with 0."""
+    model_bytes = convert(zero_padding_2d, shape, padding, calibration=calibration)
+    model, op = op_of(model_bytes, "PAD")
+    if calibration[0] > 0:
+        assert model.tensors[op.outputs[0]].zero_point < -100
     assert_bit_exact(model_bytes, batch=BATCH, seed=1)
 
 
@@ -231,36 +237,43 @@ def test_mean_global_average_pooling(convert, shape, keepdims):
     assert_bit_exact(model_bytes, batch=BATCH, seed=5)
 
 
-@pytest.mark.parametrize("shape, axis, keepdims, scaled_output", [
-    ((6, 5, 3), -1, True, False),
-    ((6, 5, 3), -1, False, True),
-    ((6, 5, 3), (1, 2), False, True),
-    ((6, 5, 3), (1, 3), True, False),
-    ((6, 5, 3), 1, False, False),
-    ((10,), -1, False, True),
-    ((4, 9), (1, 2), False, False),
-    ((2, 3, 4, 5), (2, 4), True, True),
+@pytest.mark.parametrize("shape, axis, keepdims, output_gain, calibration", [
+    ((6, 5, 3), -1, True, 1.0, (-1.0, 1.0)),
+    ((6, 5, 3), -1, False, 3.0, (-1.0, 1.0)),
+    ((6, 5, 3), (1, 2), False, 3.0, (-0.5, 2.0)),
+    ((6, 5, 3), (1, 3), True, 1.0, (-1.0, 1.0)),
+    ((6, 5, 3), (-3, -2), True, 0.01, (-1.0, 1.0)),
+    ((6, 5, 3), 1, False, 1.0, (0.0, 1.0)),
+    ((10,), -1, False, 3.0, (-1.0, 1.0)),
+    ((4, 9), (1, 2), False, 1.0, (-2.0, 0.5)),
+    ((2, 3, 4, 5), (2, 4), True, 3.0, (-1.0, 1.0)),
+    ((2, 3, 4, 5), (1, 2, 3, 4), False, 1.0, (-1.0, 1.0)),
+    ((32, 32, 2), (1, 2), False, 500.0, (-1.0, 1.0)),    # 1024 values, tiny multiplier
+    ((25, 40, 1), (1, 2), True, 0.001, (-1.0, 1.0)),     # 1000 values, large multiplier
 ])
-def test_mean_axes(convert, shape, axis, keepdims, scaled_output):
-    model_bytes = convert(mean_over, shape, axis, keepdims, scaled_output)
+def test_mean_axes(convert, shape, axis, keepdims, output_gain, calibration):
+    model_bytes = convert(mean_over, shape, axis, keepdims, output_gain,
+                          calibration=calibration)
     model, op = op_of(model_bytes, "MEAN")
     x, y = model.tensors[op.inputs[0]], model.tensors[op.outputs[0]]
-    # Cover both equal and unequal input/output quantization across the cases.
-    print("MEAN", x.scale, x.zero_point, "->", y.scale, y.zero_point)
+    if output_gain != 1.0:
+        assert np.float32(x.scale) != np.float32(y.scale)
     assert_bit_exact(model_bytes, batch=BATCH, seed=6)
 
 
 # --- LOGISTIC / TANH -----------------------------------------------------------------
 
 @pytest.mark.parametrize("name, opcode", [("sigmoid", "LOGISTIC"), ("tanh", "TANH")])
-@pytest.mark.parametrize("shape, input_gain", [
-    ((6, 5, 3), 1.0),
-    ((40,), 8.0),      # wide input range: saturation on both sides
-    ((4, 4), 0.05),    # narrow input range: large multiplier
-    ((3, 3, 3), 20.0),
+@pytest.mark.parametrize("shape, input_gain, calibration", [
+    ((6, 5, 3), 1.0, (-1.0, 1.0)),
+    ((40,), 8.0, (-1.0, 1.0)),      # wide input range: saturation on both sides
+    ((4, 4), 0.05, (-1.0, 1.0)),    # narrow input range: large multiplier
+    ((3, 3, 3), 20.0, (-1.0, 1.0)),
+    ((50,), 4.0, (-0.2, 1.0)),      # input zero point far from 0
+    ((2, 25), 1.0, (-3.0, 0.1)),
 ])
-def test_logistic_tanh(convert, name, opcode, shape, input_gain):
-    model_bytes = convert(activation, shape, name, input_gain)
+def test_logistic_tanh(convert, name, opcode, shape, input_gain, calibration):
+    model_bytes = convert(activation, shape, name, input_gain, calibration=calibration)
     assert opcode in opcodes(model_bytes)
     assert_bit_exact(model_bytes, batch=BATCH, seed=7)
 
@@ -320,7 +333,7 @@ def test_generated_code_builds_for_cortex_m4(convert, tmp_path):
         convert(concatenate, (4, 5, 3), 1, ("conv", "same")),
         convert(requantized_concat, (3, 4, 2)),
         convert(global_average_pooling, (6, 5, 3), False),
-        convert(mean_over, (6, 5, 3), (1, 3), True, False),
+        convert(mean_over, (6, 5, 3), (1, 3), True, 1.0, calibration=(-1.0, 1.0)),
         convert(activation, (6, 5, 3), "sigmoid", 1.0),
         convert(activation, (6, 5, 3), "tanh", 1.0),
         convert(float_edges, (17,), "tanh", int8_io=False),

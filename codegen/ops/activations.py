@@ -25,6 +25,8 @@ def _input_scaling(layer: Layer) -> dict:
         multiplier, left_shift = frexp_multiplier(real_multiplier)
     except ValueError as exc:
         raise Unsupported(str(exc)) from exc
+    # TFLM's CalculateInputRadius shifts by input_left_shift: it must not be negative.
+    layer.require(left_shift >= 0, f"input scale {x.scale} is too small (below 2^-28)")
     return dict(x=x, y=y, input_zero_point=x.zero_point, multiplier=multiplier,
                 left_shift=left_shift, radius=input_radius(INPUT_INTEGER_BITS, left_shift),
                 integer_bits=INPUT_INTEGER_BITS)
