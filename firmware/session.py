@@ -51,7 +51,11 @@ class DeviceSession:
                 raise DeviceError(f"the device on {self.port_name} stopped answering "
                                   f"('{command}': no reply within {self.timeout:g} s)")
             try:
-                chunk = self.serial.read(4096)
+                # read(1) returns as soon as a byte is there (or after the short port
+                # timeout); then take whatever else has arrived.
+                chunk = self.serial.read(1)
+                if chunk:
+                    chunk += self.serial.read(self.serial.in_waiting)
             except (serial.SerialException, OSError) as exc:
                 raise DeviceError(f"the serial port {self.port_name} failed during "
                                   f"'{command}': {exc} (device reset, unplugged, or "
