@@ -32,5 +32,8 @@ def fully_connected(layer: Layer) -> dict:
         template="fully_connected.c.j2", x=x, w=w, bias=bias, y=y,
         batches=x.elements // depth, units=units, depth=depth,
         per_channel=len(set(zip(multipliers, shifts))) > 1,
+        # The SMLAD matrix kernel needs symmetric weights (zero point 0, as TFLite's int8
+        # spec requires); anything else takes the plain loops.
+        fast=not any(w.tensor.quantization.zero_point),
         multipliers=multipliers, shifts=shifts, act_min=act_min, act_max=act_max,
         input_offset=-x.zero_point, weights_offset=-w.zero_point, output_offset=y.zero_point)
