@@ -261,6 +261,54 @@ def test_mean_axes(convert, shape, axis, keepdims, output_gain, calibration):
     assert_bit_exact(model_bytes, batch=BATCH, seed=6)
 
 
+def _random_mean_cases(count, seed):
+    """Random shapes (rank 1-4 after the batch axis), axis sets, keep_dims, gains."""
+    rng = np.random.default_rng(seed)
+    cases = []
+    for _ in range(count):
+        rank = int(rng.integers(1, 5))
+        shape = [int(d) for d in rng.integers(1, 7, size=rank)]
+        axes = sorted(set(int(a) for a in rng.integers(1, rank + 1, size=int(rng.integers(1, rank + 1)))))
+        # A mean over size-1 axes only would convert to a RESHAPE: make one axis wider.
+        shape[axes[0] - 1] = max(shape[axes[0] - 1], 2)
+        shape = tuple(shape)
+        axes = tuple(a - (rank + 1) if rng.random() < 0.5 else a for a in axes)  # some negative
+        keepdims = bool(rng.random() < 0.5)
+        gain = float(rng.choice([1.0, 0.2, 4.0]))
+        low = float(rng.uniform(-2.0, 0.0))
+        cases.append((shape, axes, keepdims, gain, (low, low + float(rng.uniform(0.5, 3.0)))))
+    return cases
+
+
+@pytest.mark.parametrize("shape, axis, keepdims, output_gain, calibration",
+                         _random_mean_cases(10, seed=2024))
+def test_mean_random(convert, shape, axis, keepdims, output_gain, calibration):
+    model_bytes = convert(mean_over, shape, axis, keepdims, output_gain,
+                          calibration=calibration)
+    assert "MEAN" in opcodes(model_bytes)
+    assert_bit_exact(model_bytes, batch=BATCH, seed=9)
+
+
+def _random_pad_cases(count, seed):
+    rng = np.random.default_rng(seed)
+    cases = []
+    for _ in range(count):
+        rank = int(rng.integers(1, 5))
+        shape = tuple(int(d) for d in rng.integers(1, 6, size=rank))
+        paddings = [[0, 0]] + [[int(a), int(b)] for a, b in rng.integers(0, 4, size=(rank, 2))]
+        value = round(float(rng.uniform(-1.0, 1.0)), 3)
+        cases.append((shape, paddings, value))
+    return cases
+
+
+@pytest.mark.parametrize("shape, paddings, value", _random_pad_cases(8, seed=7))
+def test_padv2_random(convert, shape, paddings, value):
+    model_bytes = convert(pad_with_constant, shape, paddings, value)
+    ops = opcodes(model_bytes)
+    assert "PADV2" in ops or "PAD" in ops, ops
+    assert_bit_exact(model_bytes, batch=BATCH, seed=10)
+
+
 # --- LOGISTIC / TANH -----------------------------------------------------------------
 
 @pytest.mark.parametrize("name, opcode", [("sigmoid", "LOGISTIC"), ("tanh", "TANH")])
@@ -290,14 +338,16 @@ def test_logistic_tanh_every_int8_input(convert):
 
 # --- QUANTIZE / DEQUANTIZE at float32 edges -------------------------------------------
 
-@pytest.mark.parametrize("shape, inner", [
-    ((6, 5, 3), None),
-    ((17,), "tanh"),
-    ((4, 8), "sigmoid"),
+@pytest.mark.parametrize("shape, inner, calibration", [
+    ((6, 5, 3), None, (-1.0, 1.0)),
+    ((17,), "tanh", (-1.0, 1.0)),
+    ((4, 8), "sigmoid", (-1.0, 1.0)),
+    ((33,), None, (0.0, 3.0)),        # input zero point -128
+    ((5, 7), "tanh", (-2.5, 0.25)),   # input zero point near +100
 ])
 @pytest.mark.parametrize("low, high", [(-1.0, 1.0), (-6.0, 6.0), (-1e4, 1e4)])
-def test_quantize_dequantize_float_edges(convert, shape, inner, low, high):
-    model_bytes = convert(float_edges, shape, inner, int8_io=False)
+def test_quantize_dequantize_float_edges(convert, shape, inner, calibration, low, high):
+    model_bytes = convert(float_edges, shape, inner, int8_io=False, calibration=calibration)
     ops = opcodes(model_bytes)
     assert ops[0] == "QUANTIZE" and ops[-1] == "DEQUANTIZE", ops
     inputs = float_inputs(model_bytes, low, high, seed=8)
