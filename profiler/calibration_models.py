@@ -185,8 +185,33 @@ def dense_classifier(keras):
     return keras.Model(inputs, keras.layers.Softmax()(x))
 
 
+def misc_ops(keras):
+    """The less common ops: padding, concatenation, mean, sigmoid, tanh, depthwise
+    convolutions with a channel multiplier."""
+    inputs = keras.Input((16, 16, 8), batch_size=1)
+    x = keras.layers.ZeroPadding2D(1)(inputs)
+    x = keras.layers.Conv2D(16, 3, activation="relu")(x)
+    a = keras.layers.DepthwiseConv2D(3, padding="same", depth_multiplier=2)(x)
+    b = keras.layers.Activation("sigmoid")(keras.layers.Conv2D(32, 1)(x))
+    x = keras.layers.Concatenate()([a, b])
+    x = keras.layers.DepthwiseConv2D(3, strides=2, padding="same", depth_multiplier=3,
+                                     activation="relu")(x)
+    x = keras.layers.ZeroPadding2D(((0, 1), (2, 0)))(x)
+    x = keras.layers.Activation("tanh")(keras.layers.Conv2D(24, 1)(x))
+    c = keras.layers.GlobalAveragePooling2D()(keras.layers.ZeroPadding2D(1)(x))
+    x = keras.layers.Activation("sigmoid")(keras.layers.DepthwiseConv2D(
+        5, padding="same", depth_multiplier=2)(x))
+    d = keras.layers.GlobalAveragePooling2D()(x)
+    e = keras.layers.Activation("tanh")(keras.layers.Dense(24)(d))
+    x = keras.layers.Concatenate()([c, d, e])
+    x = keras.layers.Reshape((1, 1, 96))(x)
+    x = keras.layers.Conv2D(40, 1, activation="relu")(x)
+    x = keras.layers.Flatten()(x)
+    return keras.Model(inputs, keras.layers.Dense(10)(x))
+
+
 BUILDERS = [mobilenet_rgb, mobilenet_wide, keyword_audio, residual_rgb, first_layers,
-            spectrogram, plain_convs, depthwise_variants, dense_autoencoder, dense_classifier]
+            spectrogram, plain_convs, depthwise_variants, dense_autoencoder, dense_classifier, misc_ops]
 
 
 def _fingerprint(builder) -> str:
@@ -201,6 +226,8 @@ def calibration_models(cache: Path) -> list[tuple[str, bytes]]:
     for seed, builder in enumerate(BUILDERS):
         path = cache / f"{builder.__name__}-{_fingerprint(builder)}.tflite"
         if not path.exists():
+            for stale in cache.glob(f"{builder.__name__}-*.tflite"):
+                stale.unlink()      # from an older version of the builder
             staged = path.with_name(f".{path.name}.partial")
             staged.write_bytes(_convert(builder, seed))
             staged.replace(path)

@@ -15,6 +15,7 @@ Which file applies, first match wins:
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from dataclasses import dataclass, field
@@ -56,6 +57,7 @@ class CostModel:
     invoke_cycles: float = 0.0           # per inference, outside the layers (the call loop)
     runtime_flash_bytes: float = 0.0     # firmware: startup, UART, timer, libc, model glue
     runtime_ram_bytes: float = 0.0       # firmware .data + .bss besides the arena
+    ram_per_input_byte: float = 0.0      # the firmware buffers one input it receives
     provenance: dict = field(default_factory=dict)   # how and where it was calibrated
     path: str = ""                       # the file it was read from
 
@@ -83,6 +85,7 @@ class CostModel:
             "invoke_cycles": round(self.invoke_cycles, 3),
             "runtime_flash_bytes": round(self.runtime_flash_bytes),
             "runtime_ram_bytes": round(self.runtime_ram_bytes),
+            "ram_per_input_byte": round(self.ram_per_input_byte, 4),
             "kernels": {
                 name: {"coefficients": {f: round(c, 6) for f, c in k.coefficients.items()},
                        "code_bytes": round(k.code_bytes, 1), "samples": k.samples}
@@ -113,6 +116,7 @@ class CostModel:
                    invoke_cycles=float(data.get("invoke_cycles", 0.0)),
                    runtime_flash_bytes=float(data.get("runtime_flash_bytes", 0.0)),
                    runtime_ram_bytes=float(data.get("runtime_ram_bytes", 0.0)),
+                   ram_per_input_byte=float(data.get("ram_per_input_byte", 0.0)),
                    provenance=dict(data.get("provenance", {})), path=str(path))
 
     @classmethod
@@ -123,6 +127,29 @@ class CostModel:
         except (OSError, ValueError) as exc:
             raise TinyflowError(f"{path}: cannot read cost model: {exc}") from exc
         return cls.from_dict(data, str(path))
+
+
+def codegen_fingerprint() -> str:
+    """A hash of the code generator's sources and templates.
+
+    Coefficients describe the C that tinyflow generates; when the generator
+    changes, a cost model calibrated before may be off, and the profile says so.
+    """
+    digest = hashlib.sha256()
+    root = resources.files("tinyflow.codegen")
+    stack = [root]
+    files = []
+    while stack:
+        for entry in stack.pop().iterdir():
+            if entry.is_dir():
+                if entry.name != "__pycache__":
+                    stack.append(entry)
+            elif entry.name.endswith((".py", ".j2", ".h", ".c")):
+                files.append(entry)
+    for entry in sorted(files, key=lambda e: str(e)):
+        digest.update(str(entry).replace(str(root), "").encode())
+        digest.update(entry.read_bytes())
+    return digest.hexdigest()[:16]
 
 
 def shipped_cost_file(core: str):
@@ -147,41 +174,51 @@ def find_cost_model(board, path: str | Path | None = None) -> CostModel | None:
 
 # --- fitting ---------------------------------------------------------------
 
-# Features each kernel variant is linear in. A variant's cost grows with the work
-# its inner loop does (macs) and with what it does once per output (requantize,
-# clamp, store) or per window tap (bounds checks, pointer arithmetic).
+# Features each kernel variant is linear in (see layers.py for their meaning). A
+# variant's cost grows with the work of its inner loop (macs), with its input
+# gathering (patch: an im2col column per output pixel), with what it does once per
+# output (requantize, clamp, store) and with its slower border path.
 KERNEL_FEATURES = {
-    "conv_1x1": ["calls", "macs", "outputs"],
-    "conv_general": ["calls", "macs", "taps", "outputs"],
-    "conv_shallow": ["calls", "macs", "taps", "outputs"],
-    "depthwise_3x3": ["calls", "macs", "outputs"],
-    "depthwise_general": ["calls", "macs", "outputs"],
-    "fully_connected": ["calls", "macs", "outputs"],
-    "avg_pool": ["calls", "macs", "outputs"],
-    "max_pool": ["calls", "macs", "outputs"],
-    "add": ["calls", "outputs"],
-    "mul": ["calls", "outputs"],
+    "conv_direct": ["calls", "macs", "pixels", "outputs"],
+    "conv_tap": ["calls", "macs", "patch", "pixels", "outputs"],
+    "conv_patch": ["calls", "macs", "patch", "pixels", "outputs"],
+    "conv_grouped": ["calls", "valid_macs", "taps", "outputs"],
+    "depthwise_3x3": ["calls", "valid_macs", "border_outputs", "outputs"],
+    "depthwise_general": ["calls", "valid_macs", "border_outputs", "outputs"],
+    "depthwise_multiplier": ["calls", "valid_macs", "outputs"],
+    "fully_connected": ["calls", "macs", "outputs", "rows"],
+    "avg_pool": ["calls", "valid_macs", "window_rows", "outputs"],
+    "max_pool": ["calls", "valid_macs", "window_rows", "outputs"],
+    "mean": ["calls", "inputs"],
     "softmax": ["calls", "outputs", "rows"],
     "reshape": ["calls"],
 }
+# Element-wise ops and anything else: a call, then a constant cost per output element.
+DEFAULT_FEATURES = ["calls", "outputs"]
 
 
 def fit_nonnegative(features: np.ndarray, targets: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """Weighted least squares with coefficients >= 0 (a small active-set loop).
+    """Weighted least squares with every coefficient >= 0.
 
-    Negative coefficients fit the calibration set but predict negative time for
-    shapes outside it; dropping the offending feature and refitting avoids that.
+    Negative coefficients can fit the calibration set but predict negative time
+    for shapes outside it. With a handful of features per kernel, trying every
+    subset of them and keeping the best all-non-negative solution is exact and
+    easy to follow (it is what an NNLS solver finds, by brute force).
     """
-    active = list(range(features.shape[1]))
-    while active:
-        a = features[:, active] * weights[:, None]
-        solution, *_ = np.linalg.lstsq(a, targets * weights, rcond=None)
-        if (solution >= 0).all():
-            result = np.zeros(features.shape[1])
-            result[active] = solution
-            return result
-        active.pop(int(np.argmin(solution)))
-    return np.zeros(features.shape[1])
+    count = features.shape[1]
+    a, b = features * weights[:, None], targets * weights
+    best, best_residual = np.zeros(count), float(np.sum(b ** 2))
+    for subset in range(1, 1 << count):
+        columns = [i for i in range(count) if subset >> i & 1]
+        solution, *_ = np.linalg.lstsq(a[:, columns], b, rcond=None)
+        if (solution < 0).any():
+            continue
+        residual = float(np.sum((a[:, columns] @ solution - b) ** 2))
+        if residual < best_residual - 1e-12 * max(best_residual, 1.0):
+            best = np.zeros(count)
+            best[columns] = solution
+            best_residual = residual
+    return best
 
 
 def fit_kernels(samples: list[tuple[LayerFacts, float]]) -> dict[str, KernelCost]:
@@ -195,7 +232,7 @@ def fit_kernels(samples: list[tuple[LayerFacts, float]]) -> dict[str, KernelCost
         by_kernel.setdefault(layer.kernel, []).append((layer, measured))
     kernels = {}
     for name, rows in sorted(by_kernel.items()):
-        names = KERNEL_FEATURES.get(name, ["calls", "outputs"])
+        names = KERNEL_FEATURES.get(name, DEFAULT_FEATURES)
         x = np.array([[layer.features[f] for f in names] for layer, _ in rows], dtype=float)
         y = np.array([measured for _, measured in rows], dtype=float)
         if len(rows) < len(names):

@@ -1,20 +1,19 @@
 """Static facts of every layer: shapes, MACs, bytes, and the features the cost model reads.
 
-Everything here comes from the model IR and its memory plan, nothing from a
-device. Two MAC counts exist on purpose:
-
-- ``macs``: the textbook count (every tap of every window, padding included), the
-  figure people compare across tools and papers;
-- ``features["macs"]``: the taps the generated kernels really execute. They skip
-  taps that fall into the padding, which matters on small inputs (KWS's first
-  10x4 convolution on a 49x10 input skips a fifth of its taps), so the cost model
-  is fitted on this one.
+Everything here comes from the model IR, its memory plan and the code
+generator's choice of kernel path, nothing from a device. Two MAC counts exist
+on purpose: ``macs``, the textbook count (every tap of every window, padding
+included) that people compare across tools, and ``features["valid_macs"]``, the
+taps inside the input: kernels that skip padding do only those (KWS's first
+10x4 convolution on a 49x10 input skips a fifth of its taps). The cost model
+picks, per kernel variant, the features its code really scales with.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from tinyflow.codegen.ops import REGISTRY, Layer, Unsupported
 from tinyflow.codegen.quantize import same_padding
 from tinyflow.ir import Model, Operator
 from tinyflow.memory import ALIASING_OPS, MemoryPlan
@@ -36,42 +35,71 @@ class LayerFacts:
     features: dict[str, int] = field(default_factory=dict)   # cost-model inputs
 
 
-def _count_valid_taps(in_size: int, filter_size: int, stride: int, dilation: int,
-                      padding: str) -> tuple[int, int]:
-    """(output size, sum over output positions of window taps inside the input)."""
+@dataclass(frozen=True)
+class _Axis:
+    """One spatial axis of a sliding window, counted over all output positions."""
+
+    outputs: int        # output positions
+    valid_taps: int     # window taps that land inside the input
+    full: int           # output positions whose window lies wholly inside the input
+
+
+def _axis(in_size: int, filter_size: int, stride: int, dilation: int, padding: str) -> _Axis:
     out_size, pad = same_padding(in_size, filter_size, stride, dilation, padding)
-    valid = 0
+    valid = full = 0
     for position in range(out_size):
         start = position * stride - pad
-        valid += sum(1 for k in range(filter_size) if 0 <= start + k * dilation < in_size)
-    return out_size, valid
+        inside = sum(1 for k in range(filter_size) if 0 <= start + k * dilation < in_size)
+        valid += inside
+        full += inside == filter_size
+    return _Axis(out_size, valid, full)
 
 
-def _window_taps(op: Operator, in_h: int, in_w: int, filter_h: int, filter_w: int) -> int:
-    """Window positions inside the input, summed over all output pixels (one channel)."""
-    padding = op.options.get("padding", "VALID")
-    _, valid_h = _count_valid_taps(in_h, filter_h, op.options.get("stride_h", 1),
-                                   op.options.get("dilation_h_factor", 1), padding)
-    _, valid_w = _count_valid_taps(in_w, filter_w, op.options.get("stride_w", 1),
-                                   op.options.get("dilation_w_factor", 1), padding)
-    return valid_h * valid_w
+def _window(op: Operator, x_shape, filter_h: int, filter_w: int) -> dict[str, int]:
+    """Window features per channel: taps inside the input, window rows inside the
+    input (each starts an inner loop), output pixels, and pixels whose window is
+    clipped by padding (kernels take a slower border path for those)."""
+    options = op.options
+    padding = options.get("padding", "VALID")
+    batches, in_h, in_w = x_shape[0], x_shape[1], x_shape[2]
+    h = _axis(in_h, filter_h, options.get("stride_h", 1), options.get("dilation_h_factor", 1),
+              padding)
+    w = _axis(in_w, filter_w, options.get("stride_w", 1), options.get("dilation_w_factor", 1),
+              padding)
+    pixels = batches * h.outputs * w.outputs
+    return dict(taps=batches * h.valid_taps * w.valid_taps,
+                window_rows=batches * h.valid_taps * w.outputs,
+                pixels=pixels, border_pixels=pixels - batches * h.full * w.full)
 
 
-def kernel_variant(op: Operator, model: Model) -> str:
+def _codegen_params(op: Operator, model: Model, plan: MemoryPlan) -> dict:
+    """The parameters the code generator chose for this layer (its kernel path)."""
+    kernel = REGISTRY.get(op.opcode)
+    if kernel is None:
+        return {}
+    try:
+        return kernel.prepare(Layer(op, model, plan, lambda index: f"w{index}"))
+    except Unsupported:
+        return {}
+
+
+def kernel_variant(op: Operator, model: Model, params: dict) -> str:
     """The kernel variant whose cost coefficients apply to ``op``.
 
-    Variants split an op where the generated C runs at a visibly different speed
-    per MAC: a 1x1 convolution has no window loop, a convolution over 1-4 input
-    channels (a first layer) spends its time in window overhead, not in MACs.
+    Variants follow the code generator's own choice of code path (``params``, from
+    its prepare step), so the cost model splits an op exactly where the generated
+    C does: a convolution gathers its input column directly (1x1, unpadded), per
+    tap (channels a multiple of 4) or per patch; a depthwise convolution with
+    multiplier 1 runs four channels at a time, with one its reference loops.
     """
-    tensors = model.tensors
     if op.opcode == "CONV_2D":
-        out_c, filter_h, filter_w, filter_c = tensors[op.inputs[1]].shape
-        if filter_h == filter_w == 1:
-            return "conv_1x1"
-        return "conv_shallow" if filter_c <= 4 else "conv_general"
+        if params.get("groups", 1) > 1:
+            return "conv_grouped"
+        return f"conv_{params.get('gather', 'patch')}"
     if op.opcode == "DEPTHWISE_CONV_2D":
-        _, filter_h, filter_w, _ = tensors[op.inputs[1]].shape
+        if params.get("depth_multiplier", 1) > 1:
+            return "depthwise_multiplier"
+        _, filter_h, filter_w, _ = model.tensors[op.inputs[1]].shape
         return "depthwise_3x3" if (filter_h, filter_w) == (3, 3) else "depthwise_general"
     if op.opcode in ALIASING_OPS:
         return "reshape"
@@ -79,9 +107,6 @@ def kernel_variant(op: Operator, model: Model) -> str:
         "FULLY_CONNECTED": "fully_connected",
         "AVERAGE_POOL_2D": "avg_pool",
         "MAX_POOL_2D": "max_pool",
-        "ADD": "add",
-        "MUL": "mul",
-        "SOFTMAX": "softmax",
     }.get(op.opcode, op.opcode.lower())
 
 
@@ -98,46 +123,63 @@ def _requantization_table_bytes(op: Operator, model: Model) -> int:
 
 
 def _macs_and_features(op: Operator, model: Model) -> tuple[int, dict]:
-    """Textbook MACs and the cost features of one layer."""
+    """Textbook MACs and the cost features of one layer.
+
+    Features (all counts over the whole layer): calls (1), macs (textbook),
+    valid_macs (padding taps skipped), taps / window_rows (window taps and rows
+    inside the input), pixels, border_outputs (outputs whose window is clipped by
+    padding), patch (input values an
+    im2col gathers: pixels x window x input channels), outputs and inputs
+    (elements), rows (of a fully connected or softmax layer).
+    """
     tensors = model.tensors
     x = tensors[op.inputs[0]] if op.inputs and op.inputs[0] >= 0 else None
     y = tensors[op.outputs[0]]
     outputs = y.num_elements
-    features = {"calls": 1, "outputs": outputs, "macs": 0, "taps": 0, "rows": 0,
-                "table_bytes": _requantization_table_bytes(op, model)}
+    features = dict.fromkeys(("macs", "valid_macs", "taps", "window_rows", "pixels",
+                              "border_outputs", "patch", "rows"), 0)
+    features.update(calls=1, outputs=outputs, inputs=x.num_elements if x is not None else 0,
+                    table_bytes=_requantization_table_bytes(op, model))
 
     if op.opcode in ("CONV_2D", "DEPTHWISE_CONV_2D"):
-        batches, in_h, in_w, _ = x.shape
-        _, out_h, out_w, out_c = y.shape
+        _, _, _, out_c = y.shape
         w = tensors[op.inputs[1]].shape
         filter_h, filter_w = w[1], w[2]
         # A convolution filter is [out_c, h, w, in_c / groups]; a depthwise one is
         # [1, h, w, out_c] and reads one input channel per output channel.
         depth = w[3] if op.opcode == "CONV_2D" else 1
-        macs = batches * out_h * out_w * out_c * filter_h * filter_w * depth
-        taps = batches * _window_taps(op, in_h, in_w, filter_h, filter_w) * out_c
-        features.update(macs=taps * depth, taps=taps)
+        window = _window(op, x.shape, filter_h, filter_w)
+        macs = window["pixels"] * out_c * filter_h * filter_w * depth
+        features.update(
+            macs=macs, valid_macs=window["taps"] * out_c * depth,
+            taps=window["taps"] * out_c, window_rows=window["window_rows"] * out_c,
+            pixels=window["pixels"], border_outputs=window["border_pixels"] * out_c,
+            patch=window["pixels"] * filter_h * filter_w * depth)
         return macs, features
 
     if op.opcode == "FULLY_CONNECTED":
         units, depth = tensors[op.inputs[1]].shape
         rows = x.num_elements // depth
         macs = rows * units * depth
-        features.update(macs=macs, rows=rows)
+        features.update(macs=macs, valid_macs=macs, rows=rows)
         return macs, features
 
     if op.opcode in ("AVERAGE_POOL_2D", "MAX_POOL_2D"):
         # One accumulate (or compare) per window tap and channel.
-        batches, in_h, in_w, channels = x.shape
+        channels = x.shape[3]
         filter_h, filter_w = op.options["filter_height"], op.options["filter_width"]
+        window = _window(op, x.shape, filter_h, filter_w)
         macs = outputs * filter_h * filter_w
-        taps = batches * _window_taps(op, in_h, in_w, filter_h, filter_w) * channels
-        features.update(macs=taps, taps=taps)
+        features.update(macs=macs, valid_macs=window["taps"] * channels,
+                        taps=window["taps"] * channels,
+                        window_rows=window["window_rows"] * channels,
+                        pixels=window["pixels"],
+                        border_outputs=window["border_pixels"] * channels)
         return macs, features
 
     if op.opcode in ("ADD", "MUL"):
         # One arithmetic op per output element (with broadcasting, per output).
-        features.update(macs=outputs)
+        features.update(macs=outputs, valid_macs=outputs)
         return outputs, features
 
     if op.opcode == "SOFTMAX":
@@ -173,10 +215,11 @@ def layer_facts(model: Model, plan: MemoryPlan) -> list[LayerFacts]:
             model.tensors[i] for i in op.inputs if i >= 0 and model.tensors[i].is_constant]
         outputs = [model.tensors[i] for i in op.outputs]
         macs, features = _macs_and_features(op, model)
+        params = _codegen_params(op, model, plan)
         facts.append(LayerFacts(
             index=op.index,
             op=op.opcode,
-            kernel=kernel_variant(op, model),
+            kernel=kernel_variant(op, model, params),
             input_shapes=[tuple(t.shape) for t in activations_in],
             output_shapes=[tuple(t.shape) for t in outputs],
             macs=int(macs),

@@ -17,7 +17,7 @@ from tinyflow.codegen import generate
 from tinyflow.ir import Model, load_model
 from tinyflow.profiler.board import BoardLimits, board_limits
 from tinyflow.profiler.budget import Budget
-from tinyflow.profiler.costs import CostModel, find_cost_model
+from tinyflow.profiler.costs import CostModel, codegen_fingerprint, find_cost_model
 from tinyflow.profiler.layers import LayerFacts, layer_facts
 
 DEFAULT_BOARD = "qemu-cortex-m4"
@@ -30,7 +30,7 @@ class Measurement:
     layer_counts: list[float]            # cycles or instructions per layer, in layer order
     total_count: float                   # per inference, as timed around the whole invoke
     flash_bytes: int | None = None       # of the built image (text + rodata + data)
-    ram_bytes: int | None = None         # static RAM of the image (data + bss), stack aside
+    ram_bytes: int | None = None         # static RAM of the image: stack + data + bss
     source: str = ""                     # e.g. "qemu mps2-an386, -icount shift=3"
 
 
@@ -61,6 +61,7 @@ class Profile:
     layers: list[LayerProfile]
     arena_bytes: int
     weight_bytes: int                    # constants compiled into flash (manifest)
+    input_bytes: int                     # the model's inputs (the firmware buffers one)
     cost_model: CostModel | None
     measurement: Measurement | None = None
     budget: Budget = field(default_factory=Budget)
@@ -105,12 +106,16 @@ class Profile:
         return self.cost_model.runtime_flash_bytes if self.cost_model else 0.0
 
     @property
-    def runtime_ram_bytes(self) -> float:
-        return self.cost_model.runtime_ram_bytes if self.cost_model else 0.0
-
-    @property
     def estimated_flash_bytes(self) -> int:
         return round(self.weight_bytes + self.code_bytes + self.runtime_flash_bytes)
+
+    @property
+    def runtime_ram_bytes(self) -> float:
+        """Firmware RAM besides arena and stack (its buffers, globals)."""
+        if self.cost_model is None:
+            return 0.0
+        return (self.cost_model.runtime_ram_bytes
+                + self.cost_model.ram_per_input_byte * self.input_bytes)
 
     @property
     def estimated_ram_bytes(self) -> int:
@@ -125,8 +130,29 @@ class Profile:
     @property
     def ram_bytes(self) -> int:
         if self.measurement and self.measurement.ram_bytes is not None:
-            return self.measurement.ram_bytes + self.board.stack_bytes
+            return self.measurement.ram_bytes
         return self.estimated_ram_bytes
+
+    @property
+    def warnings(self) -> list[str]:
+        """Reasons to distrust the estimates."""
+        cost = self.cost_model
+        if cost is None:
+            return [f"no cost model for core {self.board.core}: run "
+                    f"`tinyflow calibrate --board {self.board.name}`"]
+        notes = []
+        missing = sorted({l.facts.kernel for l in self.layers if l.estimated is None})
+        if missing:
+            notes.append(f"no coefficients for {', '.join(missing)}: the latency total is "
+                         f"unknown; run `tinyflow calibrate --board {self.board.name}`")
+        calibrated_for = cost.provenance.get("codegen")
+        if calibrated_for and calibrated_for != codegen_fingerprint():
+            notes.append("the cost model was calibrated against another version of the code "
+                         f"generator: run `tinyflow calibrate --board {self.board.name}`")
+        if cost.unit != self.board.time_unit:
+            notes.append(f"the cost model counts {cost.unit}, the board's timer "
+                         f"{self.board.time_unit}")
+        return notes
 
     @property
     def peak_layer(self) -> LayerProfile:
@@ -204,5 +230,6 @@ def profile(model: Model | str | Path, board: str = DEFAULT_BOARD, budget: Budge
     return Profile(model_name=model.name, board=limits, layers=layers,
                    arena_bytes=generated.plan.arena_bytes,
                    weight_bytes=generated.manifest["weight_bytes"],
+                   input_bytes=sum(t.nbytes for t in model.input_tensors),
                    cost_model=cost_model, measurement=measurement,
                    budget=budget or Budget(), accuracy=accuracy)

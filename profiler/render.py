@@ -84,6 +84,7 @@ def profile_dict(profile) -> dict:
         },
         "measurement": None if profile.measurement is None else {
             "source": profile.measurement.source},
+        "warnings": profile.warnings,
         "budget": profile.budget.to_dict(),
         "checks": [r.to_dict() for r in results],
         "passed": all(r.passed for r in results),
@@ -177,6 +178,7 @@ def _totals_text(profile) -> list[str]:
     ]
     if profile.measurement:
         lines.append(f"measured {profile.measurement.source}")
+    lines += [f"warning: {note}" for note in profile.warnings]
     return lines
 
 

@@ -52,9 +52,10 @@ def test_conv_macs_are_outputs_times_window_times_input_channels():
                                      ("const", (16,), "int32")], (1, 5, 4, 16),
                          conv_options(stride=2))
     facts = facts_of(model)
-    assert facts.kernel == "conv_general"
+    assert facts.kernel == "conv_tap"                   # 8 channels: gathered per tap
     assert facts.macs == 5 * 4 * 16 * 3 * 3 * 8
-    assert facts.features["macs"] == facts.macs          # VALID: no tap falls in padding
+    assert facts.features["valid_macs"] == facts.macs    # VALID: no tap falls in padding
+    assert facts.features["patch"] == 5 * 4 * 3 * 3 * 8
     assert facts.weight_bytes == 16 * 3 * 3 * 8 + 16 * 4
     assert facts.input_bytes == 12 * 10 * 8 and facts.output_bytes == 5 * 4 * 16
 
@@ -66,14 +67,16 @@ def test_same_padding_taps_are_not_executed():
     facts = facts_of(model)
     assert facts.macs == 5 * 5 * 2 * 9 * 4
     assert facts.features["taps"] == 13 * 13 * 2
-    assert facts.features["macs"] == 13 * 13 * 2 * 4
+    assert facts.features["valid_macs"] == 13 * 13 * 2 * 4
+    # Only the centre 3x3 pixels have their whole window inside the input.
+    assert facts.features["border_outputs"] == (25 - 9) * 2
 
 
 def test_conv_1x1_variant():
     model = one_op_model("CONV_2D", [("act", (1, 6, 6, 32)), ("const", (64, 1, 1, 32))],
                          (1, 6, 6, 64), conv_options())
     facts = facts_of(model)
-    assert facts.kernel == "conv_1x1"
+    assert facts.kernel == "conv_direct"
     assert facts.macs == 6 * 6 * 64 * 32
 
 
@@ -82,7 +85,7 @@ def test_depthwise_macs_with_multiplier():
     model = one_op_model("DEPTHWISE_CONV_2D", [("act", (1, 9, 9, 8)), ("const", (1, 3, 3, 24))],
                          (1, 7, 7, 24), dict(conv_options(), depth_multiplier=3))
     facts = facts_of(model)
-    assert facts.kernel == "depthwise_3x3"
+    assert facts.kernel == "depthwise_multiplier"
     assert facts.macs == 7 * 7 * 24 * 3 * 3
     assert facts.features["table_bytes"] == 5 * 24
 
@@ -183,13 +186,13 @@ def test_fit_kernels_refuses_too_few_samples():
 
 def test_cost_model_round_trips_through_json(tmp_path):
     cost = CostModel(core="cortex-m4", unit="instructions",
-                     kernels={"conv_1x1": KernelCost({"calls": 100.0, "macs": 2.0}, 300.0, 5)},
+                     kernels={"conv_direct": KernelCost({"calls": 100.0, "macs": 2.0}, 300.0, 5)},
                      invoke_cycles=12.0, runtime_flash_bytes=4000, runtime_ram_bytes=200,
                      provenance={"summary": "test"})
     path = cost.save(tmp_path / "c.json")
     again = CostModel.load(path)
     assert again.to_dict() == cost.to_dict()
-    assert json.loads(path.read_text())["kernels"]["conv_1x1"]["coefficients"]["macs"] == 2.0
+    assert json.loads(path.read_text())["kernels"]["conv_direct"]["coefficients"]["macs"] == 2.0
 
 
 def test_estimate_comes_from_the_cost_file(tmp_path):
@@ -199,8 +202,8 @@ def test_estimate_comes_from_the_cost_file(tmp_path):
     model = one_op_model("CONV_2D", [("act", (1, 6, 6, 32)), ("const", (64, 1, 1, 32))],
                          (1, 6, 6, 64), conv_options())
     cost = CostModel(core="cortex-m4", unit="instructions",
-                     kernels={"conv_1x1": KernelCost({"calls": 100.0, "macs": 2.0,
-                                                      "outputs": 10.0})},
+                     kernels={"conv_direct": KernelCost({"calls": 100.0, "macs": 2.0,
+                                                         "outputs": 10.0})},
                      invoke_cycles=50.0)
     result = profile(model, costs=cost.save(tmp_path / "costs.json"))
     layer_estimate = 100 + 2 * 6 * 6 * 64 * 32 + 10 * 6 * 6 * 64

@@ -85,8 +85,8 @@ def test_project_files(tmp_path):
 
 def _costs_file(tmp_path, per_mac: float) -> str:
     """A cost model in which every layer costs per_mac instructions per MAC."""
-    kinds = ["conv_shallow", "conv_general", "conv_1x1", "depthwise_3x3", "depthwise_general",
-             "fully_connected", "avg_pool", "max_pool", "add", "mul", "softmax", "reshape"]
+    kinds = ["conv_direct", "conv_tap", "conv_patch", "depthwise_3x3", "fully_connected",
+             "avg_pool", "softmax", "reshape"]
     cost = CostModel(core="cortex-m4", unit="instructions",
                      kernels={k: KernelCost({"calls": 10.0, "macs": per_mac}) for k in kinds},
                      runtime_flash_bytes=3000, runtime_ram_bytes=100)

@@ -1,0 +1,67 @@
+"""The one place the profiler runs models on a device: the firmware stage's ``measure``.
+
+``measure_model`` builds the model's firmware for the board, runs it, checks its
+outputs against TFLM, and returns what the profiler needs: per-layer counts, the
+whole-inference count, and the built image's flash and RAM.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from tinyflow.errors import TinyflowError
+from tinyflow.profiler.profile import Measurement
+
+# Inferences timed per measurement: guest instruction counts on QEMU are nearly
+# deterministic (they vary by a few instructions with the input), so few suffice.
+INFERENCES = 3
+
+
+@dataclass
+class DeviceRun:
+    """A measurement plus the built image's per-layer code sizes (for calibrating flash)."""
+
+    measurement: Measurement
+    layer_code_bytes: dict[int, int]     # layer index -> bytes of its function and tables
+    input_bytes: int                     # model input bytes (the firmware buffers one input)
+
+
+def measure_model(model, board: str, inferences: int = INFERENCES) -> Measurement:
+    """Measure ``model`` (a .tflite path or its bytes) on ``board``."""
+    return run_on_device(model, board, inferences).measurement
+
+
+def run_on_device(model, board: str, inferences: int = INFERENCES) -> DeviceRun:
+    from tinyflow.firmware.build import read_symbol_sizes
+    from tinyflow.firmware.measure import measure
+
+    result = measure(model, board=board, count=inferences, locate_divergence=False)
+    if not result.bit_exact:
+        # Timing code that computes something else would calibrate the wrong thing.
+        raise TinyflowError(f"{result.model} on {board}: outputs differ from TFLM on inputs "
+                            f"{result.mismatched_samples}; refusing to use its timings")
+    measurement = Measurement(
+        layer_counts=[float(layer.count) for layer in result.layers],
+        total_count=float(np.mean(result.latencies)),
+        flash_bytes=result.flash_bytes,
+        ram_bytes=result.ram_bytes,
+        source=(f"{result.runs_on}, {result.unit}, mean of {result.inferences} inferences, "
+                "outputs bit-exact with TFLM"),
+    )
+    return DeviceRun(measurement, _layer_code_bytes(read_symbol_sizes(result.elf)),
+                     input_bytes=result.breakdown.get("input_buffer", 0))
+
+
+def _layer_code_bytes(symbols: dict[str, int]) -> dict[int, int]:
+    """Bytes per layer in the generated code: its function ``layer_N`` and its
+    requantization tables ``layerN_multiplier`` / ``layerN_shift``."""
+    sizes: dict[int, int] = {}
+    for name, size in symbols.items():
+        match = re.fullmatch(r"layer_?(\d+)(?:_multiplier|_shift)?", name)
+        if match:
+            index = int(match.group(1))
+            sizes[index] = sizes.get(index, 0) + size
+    return sizes
