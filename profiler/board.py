@@ -1,18 +1,15 @@
 """The one place the profiler reads board facts.
 
-Boards are data files owned by the firmware stage (``boards/*.yaml``, package
-``tinyflow.boards``). The profiler needs only a few of their facts, so it reads
-them through ``board_limits`` and nowhere else.
+Boards are data files owned by the firmware stage (``boards/*.yaml``, loaded by
+``tinyflow.boards.get_board``). The profiler needs only a few of their facts, so
+it reads them through ``board_limits`` and nowhere else.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from importlib import resources
 
-import yaml
-
-from tinyflow.errors import TinyflowError
+from tinyflow.boards import get_board
 
 
 @dataclass(frozen=True)
@@ -31,33 +28,9 @@ class BoardLimits:
         return count / self.clock_hz
 
 
-def _board_files() -> dict[str, dict]:
-    """Every board file, by name and alias."""
-    boards = {}
-    for entry in resources.files("tinyflow.boards").iterdir():
-        if entry.name.endswith(".yaml"):
-            data = yaml.safe_load(entry.read_text())
-            for key in [data["name"], *data.get("aliases", [])]:
-                boards[key] = data
-    return boards
-
-
 def board_limits(name: str) -> BoardLimits:
-    """Read board ``name`` (or one of its aliases) from its board file."""
-    boards = _board_files()
-    if name not in boards:
-        names = sorted({b["name"] for b in boards.values()})
-        raise TinyflowError(f"unknown board '{name}'; known boards: {', '.join(names)}")
-    data = boards[name]
-    try:
-        return BoardLimits(
-            name=data["name"],
-            core=data["core"],
-            clock_hz=int(data["clock_hz"]),
-            flash_bytes=int(data["memory"]["flash"]["size_bytes"]),
-            ram_bytes=int(data["memory"]["ram"]["size_bytes"]),
-            stack_bytes=int(data.get("stack_bytes", 0)),
-            time_unit=data.get("counter", {}).get("unit", "cycles"),
-        )
-    except (KeyError, TypeError, ValueError) as exc:
-        raise TinyflowError(f"board '{name}': board file lacks or garbles {exc}") from exc
+    """Board ``name`` (or one of its aliases); BoardError names the known boards."""
+    board = get_board(name)
+    return BoardLimits(name=board.name, core=board.core, clock_hz=board.clock_hz,
+                       flash_bytes=board.flash.size_bytes, ram_bytes=board.ram.size_bytes,
+                       stack_bytes=board.stack_bytes, time_unit=board.counter_unit)
