@@ -199,9 +199,14 @@ def test_concatenation_of_differently_quantized_inputs_requantizes(convert):
     assert_bit_exact(model_bytes, batch=BATCH, seed=4)
 
 
-def test_concatenation_rejects_rescaling_inputs():
-    """TFLM's int8 CONCATENATION refuses inputs quantized unlike the output; so do we.
-    The converter never emits such a model, so build the IR directly."""
+@pytest.mark.parametrize("input_scales, activation, reason", [
+    ((0.5, 0.25), "NONE", "does not rescale"),
+    ((0.5, 0.5), "RELU", "supports only NONE"),
+])
+def test_concatenation_refuses_what_tflm_refuses(input_scales, activation, reason):
+    """TFLM's int8 CONCATENATION Prepare rejects inputs quantized unlike the output
+    and fused activations; so do we. The converter emits neither (it requantizes
+    inputs and keeps activations separate), so build the IR directly."""
     from tinyflow.codegen.ops.base import Layer, Unsupported
     from tinyflow.codegen.ops.concatenation import concatenation
     from tinyflow.ir import Model, Operator, Quantization, Tensor
@@ -210,13 +215,13 @@ def test_concatenation_rejects_rescaling_inputs():
     def int8_tensor(index, shape, scale):
         return Tensor(index, f"t{index}", shape, "int8", Quantization((scale,), (0,)))
 
-    tensors = [int8_tensor(0, (1, 2), 0.5), int8_tensor(1, (1, 2), 0.25),
+    tensors = [int8_tensor(0, (1, 2), input_scales[0]), int8_tensor(1, (1, 2), input_scales[1]),
                int8_tensor(2, (1, 4), 0.5)]
     op = Operator(0, "CONCATENATION", (0, 1), (2,),
-                  {"axis": 1, "fused_activation_function": "NONE"})
-    model = Model("rescaling_concat", tensors, [op], (0, 1), (2,))
+                  {"axis": 1, "fused_activation_function": activation})
+    model = Model("refused_concat", tensors, [op], (0, 1), (2,))
     layer = Layer(op, model, plan_memory(model), lambda i: f"w{i}")
-    with pytest.raises(Unsupported, match="does not rescale"):
+    with pytest.raises(Unsupported, match=reason):
         concatenation(layer)
 
 
