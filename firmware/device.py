@@ -10,7 +10,7 @@ from tinyflow.boards import Board, emulation_of, get_board
 from tinyflow.codegen.generator import GeneratedCode, generate
 from tinyflow.errors import DeviceError
 from tinyflow.firmware.build import BuildResult, FirmwareBuilder
-from tinyflow.firmware.runners import get_runner
+from tinyflow.firmware.runners import Runner, get_runner
 from tinyflow.firmware.session import DeviceSession
 
 
@@ -21,6 +21,7 @@ class Device:
     firmware: BuildResult
     session: DeviceSession
     generated: GeneratedCode
+    runner: Runner | None = None   # the emulator's runner (None for a real board's port)
 
     @property
     def unit(self) -> str:
@@ -57,7 +58,7 @@ def open_device(model, board: Board | str, *, port: str | None = None, emulate: 
             if info.get("model") != generated.model.name:
                 raise DeviceError(f"the device on {port} runs model '{info.get('model')}', not "
                                   f"'{generated.model.name}': flash it first (`tinyflow flash`)")
-            yield Device(board, runs_on, firmware, session, generated)
+            yield Device(board, runs_on, firmware, session, generated, runner)
         finally:
             session.close()
     finally:

@@ -86,6 +86,7 @@ class Measurement:
     mismatched_samples: list[int] = field(default_factory=list)
     first_divergent_layer: dict | None = None
     elf: str = ""
+    outputs: list = field(default_factory=list, repr=False)   # device outputs, batch first
 
     @property
     def mean(self) -> float:
@@ -109,6 +110,7 @@ class Measurement:
 
     def to_dict(self) -> dict:
         data = asdict(self)
+        data.pop("outputs")
         data.update(mean=self.mean, min=self.minimum, max=self.maximum,
                     mean_ms=self.ms(self.mean), layers_sum=self.layers_sum)
         return data
@@ -212,7 +214,7 @@ def measure(model, board: str = "qemu-cortex-m4", *, port: str | None = None,
             flash_limit=firmware.flash_limit, ram_limit=firmware.ram_limit,
             breakdown=firmware.breakdown, sections=firmware.sections,
             bit_exact=not mismatched, mismatched_samples=mismatched,
-            first_divergent_layer=divergence, elf=str(firmware.elf))
+            first_divergent_layer=divergence, elf=str(firmware.elf), outputs=outputs)
 
 
 def _model_source(model) -> tuple[bytes, str | None]:

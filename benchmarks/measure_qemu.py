@@ -1,0 +1,144 @@
+"""Benchmark: `tinyflow measure` on the default emulated board (qemu-cortex-m4).
+
+1. Times the whole of `tinyflow measure kws_ref_model --board qemu-cortex-m4 -n 10`
+   (build, start QEMU, 10 inferences over serial, TFLM check): target under 15 s.
+   It runs twice: cold (build cache emptied) and warm (cached firmware).
+2. For each MLPerf Tiny model, guest instructions per inference on the baseline's
+   input (docs/baseline-tflm.md: LCG bytes from s = 0x12345678), next to TFLM's
+   figures from that document, and the output bytes next to the ones listed there.
+
+Writes JSON (default benchmarks/results/measure_qemu.json) and prints a table.
+Usage: .venv/bin/python benchmarks/measure_qemu.py [--json PATH] [--skip-models]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+MODELS_DIR = Path(os.environ.get("TINYFLOW_MLPERF_DIR",
+                                 REPO.parent / "shared" / "models" / "mlperf-tiny"))
+BOARD = "qemu-cortex-m4"
+
+# docs/baseline-tflm.md: TFLM on QEMU mps2-an386, instructions per inference (second
+# inference timed), arena used, and the output bytes for the LCG input.
+TFLM_BASELINE = {
+    "kws_ref_model": dict(reference=43_040_800, cmsis_nn=7_696_980, arena=22_772,
+                          macs=2_656_768,
+                          outputs=[-128, -128, -128, -128, -128, -128, -128, -128, -128, 127,
+                                   -128, -128]),
+    "vww_96_int8": dict(reference=100_253_045, cmsis_nn=24_103_295, arena=100_660,
+                        macs=7_489_664, outputs=[120, -120]),
+    "pretrainedResnet_quant": dict(reference=107_402_625, cmsis_nn=29_866_360, arena=54_340,
+                                   macs=12_501_632,
+                                   outputs=[-128, -127, -90, -38, -128, -128, -1, -128, -127,
+                                            -128]),
+    "ad01_int8": dict(reference=1_952_825, cmsis_nn=583_450, arena=2_260, macs=264_192,
+                      outputs=[-73, -23, 0, 24, 23, 26, 29, 39, 23, 30, 32, 33, 27, 33, 30,
+                               31]),
+}
+
+
+def time_cli_measure(cold: bool) -> float:
+    """Wall time of `tinyflow measure` for KWS, 10 inferences, as a user runs it."""
+    env = dict(os.environ)
+    cache = None
+    if cold:
+        cache = tempfile.mkdtemp(prefix="tinyflow-bench-cache-")
+        env["TINYFLOW_CACHE"] = cache
+    started = time.perf_counter()
+    result = subprocess.run([str(REPO / ".venv/bin/tinyflow"), "measure",
+                             str(MODELS_DIR / "kws_ref_model.tflite"), "--board", BOARD,
+                             "-n", "10"], env=env, capture_output=True, text=True)
+    elapsed = time.perf_counter() - started
+    if cache:
+        shutil.rmtree(cache, ignore_errors=True)
+    if result.returncode != 0:
+        sys.exit(f"tinyflow measure failed:\n{result.stderr}")
+    return elapsed
+
+
+def measure_model(name: str) -> dict:
+    from tinyflow.firmware.measure import baseline_inputs, measure
+    from tinyflow.ir import load_model
+
+    path = MODELS_DIR / f"{name}.tflite"
+    inputs = baseline_inputs(load_model(path))
+    started = time.perf_counter()
+    result = measure(path, BOARD, inputs=inputs)
+    baseline = TFLM_BASELINE[name]
+    # measure() compared every byte with TFLM; also set the device's output bytes
+    # next to the ones the baseline document lists.
+    ours = result.outputs[0][0].ravel().tolist()
+    return dict(
+        model=name, instructions=result.latencies[0], bit_exact=result.bit_exact,
+        tflm_reference=baseline["reference"], tflm_cmsis_nn=baseline["cmsis_nn"],
+        speedup_vs_reference=baseline["reference"] / result.latencies[0],
+        ratio_vs_cmsis_nn=result.latencies[0] / baseline["cmsis_nn"],
+        instructions_per_mac=result.latencies[0] / baseline["macs"],
+        arena=result.arena_bytes, tflm_arena=baseline["arena"],
+        flash=result.flash_bytes, ram=result.ram_bytes, stack=result.stack_used_bytes,
+        outputs_match_baseline_doc=ours[:len(baseline["outputs"])] == baseline["outputs"],
+        seconds=time.perf_counter() - started,
+        layers=[dict(op=l.op, instructions=l.count) for l in result.layers],
+    )
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--json", default=str(REPO / "benchmarks/results/measure_qemu.json"))
+    parser.add_argument("--skip-models", action="store_true",
+                        help="only time `tinyflow measure` on KWS")
+    args = parser.parse_args(argv)
+
+    report = dict(board=BOARD, unit="instructions (QEMU -icount shift=3)")
+    print(f"timing `tinyflow measure kws_ref_model --board {BOARD} -n 10` ...", file=sys.stderr)
+    report["kws_measure_cold_s"] = time_cli_measure(cold=True)
+    report["kws_measure_warm_s"] = time_cli_measure(cold=False)
+    report["target_s"] = 15.0
+
+    rows = []
+    if not args.skip_models:
+        for name in TFLM_BASELINE:
+            print(f"measuring {name} on the baseline input ...", file=sys.stderr)
+            rows.append(measure_model(name))
+    report["models"] = rows
+
+    Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.json).write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
+
+    print(f"tinyflow measure, KWS, 10 inferences on {BOARD}: "
+          f"{report['kws_measure_cold_s']:.1f} s cold (build included), "
+          f"{report['kws_measure_warm_s']:.1f} s warm (target < 15 s)")
+    if rows:
+        header = (f"{'model':<24}{'tinyflow instr':>16}{'TFLM ref':>14}{'TFLM CMSIS-NN':>15}"
+                  f"{'vs ref':>8}{'vs CMSIS':>9}{'instr/MAC':>10}{'arena':>9}{'TFLM arena':>11}"
+                  f"{'flash':>10}{'stack':>7}  outputs")
+        print(header)
+        print("-" * len(header))
+        for r in rows:
+            check = ("bit-exact, = doc" if r["bit_exact"] and r["outputs_match_baseline_doc"]
+                     else f"bit_exact={r['bit_exact']} doc={r['outputs_match_baseline_doc']}")
+            print(f"{r['model']:<24}{r['instructions']:>16,}{r['tflm_reference']:>14,}"
+                  f"{r['tflm_cmsis_nn']:>15,}{r['speedup_vs_reference']:>7.2f}x"
+                  f"{r['ratio_vs_cmsis_nn']:>8.2f}x{r['instructions_per_mac']:>10.2f}"
+                  f"{r['arena']:>9,}{r['tflm_arena']:>11,}{r['flash']:>10,}{r['stack']:>7,}  "
+                  f"{check}")
+        print("vs ref: TFLM reference kernels / tinyflow (higher is faster); "
+              "vs CMSIS: tinyflow / TFLM+CMSIS-NN (lower is faster)")
+    print(f"wrote {args.json}", file=sys.stderr)
+    ok = report["kws_measure_warm_s"] < 15.0 and all(
+        r["bit_exact"] and r["outputs_match_baseline_doc"] for r in rows)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

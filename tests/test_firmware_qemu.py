@@ -1,0 +1,217 @@
+"""End to end on emulated boards: real cross-compiler, real QEMU, real serial.
+
+Every MLPerf Tiny model that fits runs on qemu-cortex-m4/m3/m7 for 10 inputs with
+every output byte compared to TFLM; the protocol's error paths; a device that dies
+mid-run; resynchronisation after garbage on the line.
+"""
+
+import re
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from conftest import MLPERF_MODELS, mlperf_model
+from tinyflow.errors import DeviceError
+from tinyflow.firmware.device import open_device
+from tinyflow.firmware.divergence import first_divergent_layer
+from tinyflow.firmware.measure import measure, random_inputs
+from tinyflow.firmware.session import DeviceSession
+from tinyflow.ir import load_model
+
+QEMU_BOARDS = ["qemu-cortex-m4", "qemu-cortex-m3", "qemu-cortex-m7"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("board", QEMU_BOARDS)
+@pytest.mark.parametrize("name", MLPERF_MODELS)
+def test_mlperf_model_on_qemu_is_bit_exact_and_timed(name, board):
+    result = measure(mlperf_model(name), board, count=10, seed=7)
+    assert result.bit_exact, str(result)
+    assert result.inferences == 10 and result.unit == "instructions"
+    assert result.runs_on == board
+    # per-layer counts add up to the whole inference (same input) within 5%
+    last = result.latencies[-1]
+    assert abs(result.layers_sum - last) <= 0.05 * last, (result.layers_sum, last)
+    assert abs(result.layers_total - last) <= 0.05 * last
+    assert all(layer.count > 0 for layer in result.layers if layer.op != "RESHAPE")
+    # memory: the stack was used but stayed inside its region; the arena is the plan's
+    assert 0 < result.stack_used_bytes < result.stack_size_bytes
+    assert result.arena_bytes == result.breakdown["arena"]
+    assert result.flash_bytes >= result.breakdown["weights"] > 0
+    text = str(result)
+    assert "bit-exact with TFLM (10 inputs)" in text and "instructions" in text
+    assert "cycles" not in text          # QEMU counts instructions, never cycles
+    assert '"unit": "instructions"' in result.to_json()
+    assert "<table>" in result._repr_html_()
+
+
+@pytest.fixture(scope="module")
+def kws_device():
+    """One QEMU running KWS for the protocol tests; stopped when the module ends."""
+    with open_device(mlperf_model("kws_ref_model"), "qemu-cortex-m4") as device:
+        yield device
+
+
+def test_mlperf_runner_reply_formats(kws_device):
+    session = kws_device.session
+    # The regular expressions MLPerf Tiny's runner (benchmark/runner) applies.
+    assert re.match(r"^m-(name)-dut-\[([^]]+)]$", session.command("name")[0])
+    profile = session.command("profile")
+    assert all(re.match(r"^m-(model|profile)-\[([^]]+)]$", line) for line in profile)
+    model = load_model(mlperf_model("kws_ref_model"))
+    sample = random_inputs(model, 1, seed=3)[0][0]
+    reply = session.command(f"db load {sample.nbytes}")
+    assert reply == [f"m-[Expecting {sample.nbytes} bytes]"]
+    hex_text = sample.tobytes().hex()
+    for start in range(0, len(hex_text), 62):            # 31 bytes per command, as the runner
+        reply = session.command("db " + hex_text[start:start + 62])
+    assert reply == ["m-load-done"]
+    buffer = session.command("db print")
+    assert buffer[0] == "m-buffer-" + "-".join(f"{b:02x}" for b in sample.tobytes()[:8])
+    lines = session.command("infer 2 1", timeout=60)
+    assert lines[:4] == ["m-warmup-start-1", "m-warmup-done", "m-infer-start-2",
+                         lines[3]] and re.match(r"^m-lap-us-\d+$", lines[3])
+    laps = [int(line[len("m-lap-us-"):]) for line in lines if line.startswith("m-lap-us-")]
+    assert len(laps) == 2 and laps[1] > laps[0]
+    assert "m-infer-done" in lines
+    results = [re.match(r"^m-results-\[([^]]+)\]$", line) for line in lines]
+    values = [float(v) for v in next(m for m in results if m).group(1).split(",")]
+    raw = np.frombuffer(session.output_bytes(), dtype=np.int8)
+    out = model.output_tensors[0]
+    expected = out.scale * (raw.astype(np.float64) - out.zero_point)
+    assert np.allclose(values, expected, atol=0.0015)
+
+
+@pytest.mark.parametrize("command, error", [
+    ("bogus", "Unknown command: bogus"),
+    ("db", "requires a subcommand"),
+    ("db load 0", "must be >0|>0"),
+    ("db load 491", "db load 491 exceeds the input buffer of 490 bytes"),
+    ("infer 0", "usage: infer N"),
+    ("tf-tensor 13", "0 <= L < 13"),
+    ("x" * 600, "command longer than 512 characters"),
+])
+def test_protocol_errors(kws_device, command, error):
+    with pytest.raises(DeviceError, match=error):
+        kws_device.session.command(command)
+    assert kws_device.session.command("name") == ["m-name-dut-[tinyflow]"]   # still in step
+
+
+def test_infer_before_load_and_db_overflow(kws_device):
+    session = kws_device.session
+    session.command("db load 4")          # a partial buffer is not an input
+    with pytest.raises(DeviceError, match="no input loaded: send 'db load 490'"):
+        session.command("infer 1 0")
+    with pytest.raises(DeviceError, match="no input loaded"):
+        session.command("tf-layers")
+    with pytest.raises(DeviceError, match="db overflow: more than the 4 bytes"):
+        session.command("db 0102030405")
+    with pytest.raises(DeviceError, match="Invalid hex digit"):
+        session.command("db zz")
+    with pytest.raises(DeviceError, match="Insufficent number of hex digits"):
+        session.command("db 012")
+
+
+def test_resync_after_garbage_on_the_line(kws_device):
+    session = kws_device.session
+    session.serial.write(b"\x00\xffgarbage without terminator")
+    with pytest.raises(DeviceError, match="Unknown command"):
+        session.command("name")           # the device saw "...garbage...name"
+    session.serial.write(b"more noise")
+    session.resync()
+    assert session.command("name") == ["m-name-dut-[tinyflow]"]
+
+
+def test_counter_scale_self_check(kws_device):
+    """A loop of 2 N instructions reads as 2 N instructions (within the overhead)."""
+    reply = kws_device.session.command("tf-calibrate 1000000")
+    count = int(re.match(r"^m-tf-calibrate-(\d+)-instructions$", reply[0]).group(1))
+    assert 2_000_000 <= count <= 2_000_100
+
+
+def test_divergence_names_the_first_differing_layer(kws_device, tmp_path):
+    """Against a reference whose 5th layer (CONV_2D #4) has one weight changed, the device
+    agrees up to layer 3 and the locator names layer 4."""
+    path = mlperf_model("kws_ref_model")
+    model = load_model(path)
+    op = model.operators[4]
+    assert op.opcode == "CONV_2D"
+    weights = model.tensors[op.inputs[1]].data.tobytes()
+    data = bytearray(path.read_bytes())
+    at = bytes(data).find(weights)
+    assert at > 0 and bytes(data).find(weights, at + 1) < 0
+    data[at] = (data[at] + 64) % 256
+    inputs = random_inputs(model, 1, seed=11)
+    found = first_divergent_layer(kws_device, bytes(data), inputs, 0)
+    assert found is not None and found["layer"] == 4 and found["op"] == "CONV_2D", found
+    assert first_divergent_layer(kws_device, path.read_bytes(), inputs, 0) is None
+
+
+def test_device_killed_mid_run_is_a_device_error():
+    with open_device(mlperf_model("kws_ref_model"), "qemu-cortex-m4") as device:
+        model = device.generated.model
+        device.session.load(random_inputs(model, 1, seed=1)[0][0].tobytes())
+        killer = threading.Timer(0.5, device.runner.process.kill)
+        killer.start()
+        started = time.monotonic()
+        with pytest.raises(DeviceError, match="stopped answering|failed"):
+            device.session.infer(200, 0)       # ~10 s of work: QEMU dies in the middle
+        assert time.monotonic() - started < 15
+        killer.join()
+
+
+def test_missing_port_is_a_device_error():
+    with pytest.raises(DeviceError, match="cannot open serial port /dev/does-not-exist"):
+        DeviceSession("/dev/does-not-exist")
+
+
+def test_silent_port_times_out_with_a_device_error():
+    import os
+    import pty
+
+    master, slave = pty.openpty()          # a port with nobody behind it
+    try:
+        session = DeviceSession(os.ttyname(slave), timeout=0.5)
+        started = time.monotonic()
+        with pytest.raises(DeviceError, match="stopped answering"):
+            session.command("name")
+        assert time.monotonic() - started < 2
+        session.close()
+    finally:
+        os.close(master)
+        os.close(slave)
+
+
+@pytest.mark.slow
+def test_cli_infer_round_trip(tmp_path):
+    from tinyflow.cli import main
+    from tinyflow.reference import ReferenceInterpreter
+
+    path = mlperf_model("ad01_int8")
+    model = load_model(path)
+    inputs = random_inputs(model, 3, seed=5)[0]
+    np.save(tmp_path / "x.npy", inputs)
+    assert main(["infer", str(path), "--board", "qemu-cortex-m4", "--inputs",
+                 str(tmp_path / "x.npy"), "--outputs", str(tmp_path / "y.npy")]) == 0
+    ours = np.load(tmp_path / "y.npy")
+    reference = ReferenceInterpreter(path).run([inputs])[0]
+    assert ours.dtype == reference.dtype and ours.tobytes() == reference.tobytes()
+
+
+@pytest.mark.slow
+def test_cli_measure_json(tmp_path, capsys):
+    import json
+
+    from tinyflow.cli import main
+
+    out = tmp_path / "m.json"
+    assert main(["measure", str(mlperf_model("kws_ref_model")), "-n", "2", "--json",
+                 str(out)]) == 0
+    captured = capsys.readouterr()
+    assert "bit-exact with TFLM (2 inputs)" in captured.out
+    assert "inference 2/2" in captured.err           # progress on stderr
+    data = json.loads(out.read_text())
+    assert data["board"] == "qemu-cortex-m4" and data["unit"] == "instructions"
+    assert data["bit_exact"] and len(data["layers"]) == 13
