@@ -19,6 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
+from tinyflow.errors import CalibrationError
+
 REPRESENTATIVE_SAMPLES = 16
 
 
@@ -236,7 +238,11 @@ def calibration_models(cache: Path) -> list[tuple[str, bytes]]:
 
 
 def _convert(builder, seed: int) -> bytes:
-    import keras
+    try:
+        import keras
+    except ImportError as exc:
+        raise CalibrationError("calibration builds its models with TensorFlow/Keras, which is "
+                               "not installed: pip install 'tinyflow[train]'") from exc
 
     from tinyflow.convert import quantize_keras
 
