@@ -96,23 +96,35 @@ def _latency(profile, limit: float) -> ConstraintResult:
     result.contributors = _top(items, profile.latency_s)
     if result.contributors:
         top = max(profile.layers, key=lambda layer: layer.count or 0)
-        over = profile.latency_s - limit
         share = result.contributors[0].share
-        if over > 0:
-            cut = over / seconds(top.count)
-            if cut < 1:
-                result.suggestion = (
-                    f"{_layer_label(top)} ({top.facts.kernel}) takes {share:.0%} of the time; "
-                    f"cutting its work (channels, resolution) by {cut:.0%} would save "
-                    f"{format_duration(over)}")
-            else:
-                result.suggestion = (
-                    f"{format_duration(over)} over: more than the slowest layer "
-                    f"({_layer_label(top)}, {share:.0%}) takes; the model needs fewer MACs "
-                    "overall (smaller input, fewer channels) or a faster board")
+        over = profile.latency_s - limit
+        kernel, kernel_count, kernel_share = _largest_kernel(profile)
+        if over <= 0:
+            result.suggestion = (f"slowest: {_layer_label(top)} ({share:.0%} of the time); "
+                                 f"{kernel_count} {kernel} layer(s) take {kernel_share:.0%}")
+        elif over < seconds(top.count):
+            result.suggestion = (
+                f"{_layer_label(top)} ({top.facts.kernel}) takes {share:.0%} of the time; "
+                f"cutting its work (channels, resolution) by {over / seconds(top.count):.0%} "
+                f"would save {format_duration(over)}")
         else:
-            result.suggestion = f"slowest: {_layer_label(top)} ({share:.0%} of the time)"
+            result.suggestion = (
+                f"{format_duration(over)} over, more than the slowest layer takes; "
+                f"{kernel_count} {kernel} layer(s) take {kernel_share:.0%} of the time: "
+                f"slim those (fewer channels, a lower resolution) by about "
+                f"{min(over / profile.latency_s / kernel_share, 1):.0%}, or use a faster board")
     return result
+
+
+def _largest_kernel(profile) -> tuple[str, int, float]:
+    """The kernel variant whose layers take the most time: (name, layers, share)."""
+    totals: dict[str, list[float]] = {}
+    for layer in profile.layers:
+        if layer.count is not None:
+            totals.setdefault(layer.facts.kernel, []).append(layer.count)
+    name, counts = max(totals.items(), key=lambda item: sum(item[1]))
+    whole = sum(sum(c) for c in totals.values())
+    return name, len(counts), sum(counts) / whole if whole else 0.0
 
 
 def _arena_peak_contributors(profile) -> tuple[list[Contributor], str]:
@@ -138,6 +150,11 @@ def _ram(profile, limit: float, source: str) -> ConstraintResult:
                                     profile.board.stack_bytes / profile.ram_bytes))
     result.contributors = sorted(contributors, key=lambda c: -c.value)[:4]
     result.suggestion = suggestion
+    used = profile.measurement.stack_used_bytes if profile.measurement else None
+    if used and result.contributors[0].label == "stack":
+        result.suggestion = (f"the board reserves {format_size(profile.board.stack_bytes)} of "
+                             f"stack and the device used {format_size(used)} of it: a smaller "
+                             f"stack_bytes in the board file frees the rest; " + suggestion)
     return result
 
 

@@ -48,6 +48,7 @@ def run_on_device(model, board: str, inferences: int = INFERENCES) -> DeviceRun:
         total_count=float(np.mean(result.latencies)),
         flash_bytes=result.flash_bytes,
         ram_bytes=result.ram_bytes,
+        stack_used_bytes=result.stack_used_bytes,
         source=(f"{result.runs_on}, {result.unit}, mean of {result.inferences} inferences, "
                 "outputs bit-exact with TFLM"),
     )

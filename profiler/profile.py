@@ -31,6 +31,7 @@ class Measurement:
     total_count: float                   # per inference, as timed around the whole invoke
     flash_bytes: int | None = None       # of the built image (text + rodata + data)
     ram_bytes: int | None = None         # static RAM of the image: stack + data + bss
+    stack_used_bytes: int | None = None  # stack high-water mark
     source: str = ""                     # e.g. "qemu mps2-an386, -icount shift=3"
 
 
