@@ -79,7 +79,11 @@ def budget_from_mapping(values: dict, where: str) -> Budget:
 
 
 def parse_budget(text: str) -> Budget:
-    """'latency=50ms,ram=64KiB' -> Budget."""
+    """Budget text from the command line.
+
+    >>> parse_budget("latency=50ms,ram=64KiB,accuracy=90%")
+    Budget(latency_s=0.05, ram_bytes=65536, flash_bytes=None, accuracy=0.9)
+    """
     pairs = {}
     for item in filter(None, (part.strip() for part in text.split(","))):
         key, sep, value = item.partition("=")

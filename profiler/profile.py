@@ -206,9 +206,11 @@ def profile(model: Model | str | Path, board: str = DEFAULT_BOARD, budget: Budge
     the estimates (see ``tinyflow.profiler.measure``). accuracy: a measured accuracy
     to check against the budget's minimum.
 
-    >>> p = profile(mlperf("kws_ref_model"))
-    >>> p.total_macs, p.arena_bytes
-    (2656768, 22016)
+    >>> p = profile(MLPERF / "kws_ref_model.tflite", budget="ram=64KiB,flash=256KiB")
+    >>> p.total_macs, p.arena_bytes, p.layers[2].facts.kernel
+    (2664768, 16000, 'conv_direct')
+    >>> p.passed, [check.name for check in p.check() if check.source == "budget"]
+    (True, ['ram', 'flash'])
     """
     if not isinstance(model, Model):
         model = load_model(model)

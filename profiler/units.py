@@ -44,13 +44,24 @@ def _example(what: str) -> str:
 
 
 def parse_duration(text: str) -> float:
-    """'50ms' -> 0.05 (seconds). Accepts s, ms, us (or µs)."""
+    """A duration in seconds. Accepts s, ms, us (or µs).
+
+    >>> parse_duration("50ms"), parse_duration("1.5 s"), parse_duration("250us")
+    (0.05, 1.5, 0.00025)
+    """
     number, unit = _split(text, "duration", DURATION_UNITS)
     return number * DURATION_UNITS[unit]
 
 
 def parse_size(text: str) -> int:
-    """'64KiB' -> 65536 (bytes). Accepts B, KB, KiB, MB, MiB; the result must be whole bytes."""
+    """A size in bytes. Accepts B, KB, KiB, MB, MiB; the result must be whole bytes.
+
+    >>> parse_size("64KiB"), parse_size("64KB"), parse_size("1.5MiB")
+    (65536, 64000, 1572864)
+    >>> parse_size("64")
+    Traceback (most recent call last):
+    tinyflow.errors.BudgetError: size '64': expected a number followed by a unit (B, KB, MB, KiB, MiB), e.g. 64KiB
+    """
     number, unit = _split(text, "size", SIZE_UNITS)
     value = number * SIZE_UNITS[unit]
     if value != int(value):

@@ -226,3 +226,15 @@ def test_profile_renders_everywhere():
     assert [c["name"] for c in data["checks"]] == ["ram", "ram", "flash"]
     page = result.to_html()
     assert page.startswith("<!DOCTYPE html>") and page.count("<svg") >= 2
+
+
+@pytest.mark.parametrize("module", ["units", "budget", "profile"])
+def test_docstring_examples(module):
+    import doctest
+    import importlib
+
+    from conftest import MLPERF_DIR
+
+    tested = importlib.import_module(f"tinyflow.profiler.{module}")
+    failures, attempted = doctest.testmod(tested, extraglobs={"MLPERF": MLPERF_DIR})
+    assert attempted > 0 and failures == 0
