@@ -96,5 +96,6 @@ def fit_report(cost: CostModel, samples) -> str:
                      f"{max(errors):>8.1%}  {terms}")
     lines.append(f"per inference: {cost.invoke_cycles:,.0f} {cost.unit} outside the layers; "
                  f"runtime flash {cost.runtime_flash_bytes:,.0f} B, runtime RAM "
-                 f"{cost.runtime_ram_bytes:,.0f} B + {cost.ram_per_input_byte:.2f} B per input byte")
+                 f"{cost.runtime_ram_bytes:,.0f} B + {cost.ram_per_input_byte:.2f} B per input "
+                 "byte")
     return "\n".join(lines)

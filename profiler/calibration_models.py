@@ -213,7 +213,8 @@ def misc_ops(keras):
 
 
 BUILDERS = [mobilenet_rgb, mobilenet_wide, keyword_audio, residual_rgb, first_layers,
-            spectrogram, plain_convs, depthwise_variants, dense_autoencoder, dense_classifier, misc_ops]
+            spectrogram, plain_convs, depthwise_variants, dense_autoencoder, dense_classifier,
+            misc_ops]
 
 
 def _fingerprint(builder) -> str:

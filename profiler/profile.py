@@ -195,7 +195,8 @@ class Profile:
         return profile_notebook_html(self)
 
 
-def profile(model: Model | str | Path, board: str = DEFAULT_BOARD, budget: Budget | str | None = None,
+def profile(model: Model | str | Path, board: str = DEFAULT_BOARD,
+            budget: Budget | str | None = None,
             *, costs: str | Path | CostModel | None = None,
             measurement: Measurement | None = None, accuracy: float | None = None) -> Profile:
     """Profile ``model`` for ``board``.
