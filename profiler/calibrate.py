@@ -29,7 +29,8 @@ from tinyflow.profiler.device import run_on_device
 from tinyflow.profiler.layers import layer_facts
 
 
-def calibrate(board: str, output: str | Path | None = None, progress=print):
+def calibrate(board: str, output: str | Path | None = None, progress=print, *,
+              port: str | None = None, emulate: bool = False):
     """Calibrate ``board``'s cost model; returns (CostModel, path written, report text)."""
     limits = board_limits(board)
     samples, overheads, flash_rows, ram_rows, code_sizes = [], [], [], [], {}
@@ -38,7 +39,7 @@ def calibrate(board: str, output: str | Path | None = None, progress=print):
         model = load_model(tflite, name)
         plan = plan_memory(model)
         facts = layer_facts(model, plan)
-        run = run_on_device(tflite, limits.name)
+        run = run_on_device(tflite, limits.name, port=port, emulate=emulate)
         measured = run.measurement
         if len(measured.layer_counts) != len(facts):
             raise CalibrationError(f"{name}: the device timed {len(measured.layer_counts)} "

@@ -25,6 +25,7 @@ def register_commands(subparsers) -> None:
     p.add_argument("--measure", action="store_true",
                    help="also run the model on the board and show measured times beside the "
                         "estimates (budgets then use the measurement)")
+    _device_options(p)
     p.add_argument("--json", action="store_true", help="print the whole profile as JSON")
     p.add_argument("--html", metavar="FILE", help="write a standalone HTML report")
     p.set_defaults(handler=cmd_profile)
@@ -37,7 +38,14 @@ def register_commands(subparsers) -> None:
                     "($TINYFLOW_CACHE/costs/BOARD.json, default ~/.cache/tinyflow).")
     p.add_argument("--board", default=DEFAULT_BOARD, help=f"board name (default: {DEFAULT_BOARD})")
     p.add_argument("--output", help="write the cost model here instead of the cache")
+    _device_options(p)
     p.set_defaults(handler=cmd_calibrate)
+
+
+def _device_options(parser) -> None:
+    parser.add_argument("--port", help="serial port of a real board (for --measure/calibrate)")
+    parser.add_argument("--emulate", action="store_true",
+                        help="run a real board's firmware on its QEMU twin (its memory limits)")
 
 
 def _budget(args):
@@ -58,7 +66,8 @@ def cmd_profile(args) -> int:
     measurement = None
     if args.measure:
         from tinyflow.profiler.device import measure_model
-        measurement = measure_model(args.model, args.board)
+        measurement = measure_model(args.model, args.board, port=args.port,
+                                    emulate=args.emulate)
     result = profile(args.model, board=args.board, budget=budget, costs=args.costs,
                      measurement=measurement, accuracy=args.accuracy)
     if args.html:
@@ -75,7 +84,8 @@ def cmd_profile(args) -> int:
 def cmd_calibrate(args) -> int:
     from tinyflow.profiler.calibrate import calibrate
 
-    cost_model, path, report = calibrate(args.board, output=args.output)
+    cost_model, path, report = calibrate(args.board, output=args.output, port=args.port,
+                                         emulate=args.emulate)
     print(report)
     print(f"wrote {path}")
     return 0

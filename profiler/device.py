@@ -29,16 +29,21 @@ class DeviceRun:
     input_bytes: int                     # model input bytes (the firmware buffers one input)
 
 
-def measure_model(model, board: str, inferences: int = INFERENCES) -> Measurement:
-    """Measure ``model`` (a .tflite path or its bytes) on ``board``."""
-    return run_on_device(model, board, inferences).measurement
+def measure_model(model, board: str, *, port: str | None = None, emulate: bool = False,
+                  inferences: int = INFERENCES) -> Measurement:
+    """Measure ``model`` (a .tflite path or its bytes) on ``board``: an emulated board,
+    a real one on ``port``, or a real one's limits on its emulator (``emulate``)."""
+    return run_on_device(model, board, port=port, emulate=emulate,
+                         inferences=inferences).measurement
 
 
-def run_on_device(model, board: str, inferences: int = INFERENCES) -> DeviceRun:
+def run_on_device(model, board: str, *, port: str | None = None, emulate: bool = False,
+                  inferences: int = INFERENCES) -> DeviceRun:
     from tinyflow.firmware.build import read_symbol_sizes
     from tinyflow.firmware.measure import measure
 
-    result = measure(model, board=board, count=inferences, locate_divergence=False)
+    result = measure(model, board=board, port=port, emulate=emulate, count=inferences,
+                     locate_divergence=False)
     if not result.bit_exact:
         # Timing code that computes something else would calibrate the wrong thing.
         raise TinyflowError(f"{result.model} on {board}: outputs differ from TFLM on inputs "
