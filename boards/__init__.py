@@ -24,12 +24,13 @@ from tinyflow.errors import BoardError
 DEFAULT_BOARD = "qemu-cortex-m4"
 
 CORES = ("cortex-m0", "cortex-m0plus", "cortex-m3", "cortex-m4", "cortex-m7", "cortex-m33",
-         "cortex-m55")
+         "cortex-m55", "native")   # native: this computer (gcc), for protocol tests
 FEATURES = ("fpu", "fpu-double", "dsp", "mve")
-UART_KINDS = ("cmsdk", "nrf-uart", "stm32-lpuart")
-COUNTER_KINDS = {"dwt": "cycles", "systick-icount": "instructions", "nrf-timer": "instructions"}
+UART_KINDS = ("cmsdk", "nrf-uart", "stm32-lpuart", "pty")
+COUNTER_KINDS = {"dwt": "cycles", "systick-icount": "instructions", "nrf-timer": "instructions",
+                 "monotonic-clock": "nanoseconds"}
 CLOCK_KINDS = ("nrf-hfxo", "stm32l4-pll-hsi16")
-FLASH_TOOLS = ("qemu", "nrfjprog", "pyocd", "openocd", "bossac")
+FLASH_TOOLS = ("qemu", "native", "nrfjprog", "pyocd", "openocd", "bossac")
 
 # field -> (type, required). Nested mappings are checked by the helpers below.
 _TOP_LEVEL = {
@@ -77,6 +78,16 @@ class Board:
     def emulated(self) -> bool:
         """True when the board itself is a QEMU machine (runs on this computer)."""
         return self.emulator is not None
+
+    @property
+    def native(self) -> bool:
+        """True for the board that is this computer (the firmware built with gcc)."""
+        return self.core == "native"
+
+    @property
+    def runs_here(self) -> bool:
+        """True when the firmware runs on this computer: under QEMU or natively."""
+        return self.emulated or self.native
 
     @property
     def counter_unit(self) -> str:
@@ -158,6 +169,9 @@ def validate(data: Any, source: str = "<board>") -> Board:
     uart = data["uart"]
     if uart.get("kind") not in UART_KINDS:
         _fail(source, f"uart.kind must be one of {UART_KINDS}")
+    if (data["core"] == "native") != (uart["kind"] == "pty") or \
+            (data["core"] == "native") != (data["counter"].get("kind") == "monotonic-clock"):
+        _fail(source, "the native core goes with uart kind 'pty' and counter 'monotonic-clock'")
     if not isinstance(uart.get("base"), int) or not isinstance(uart.get("baud"), int):
         _fail(source, "uart needs integer 'base' (address) and 'baud'")
     if "clock" in data and data["clock"].get("kind") not in CLOCK_KINDS:
@@ -254,7 +268,7 @@ def get_board(name: str) -> Board:
 def emulation_of(board: Board) -> Board:
     """The board to run ``board``'s firmware on here: itself if emulated, else its
     ``emulate_on`` QEMU board with ``board``'s memory limits."""
-    if board.emulated:
+    if board.runs_here:
         return board
     if board.emulate_on is None:
         raise BoardError(f"board {board.name} has no emulation (no 'emulate_on' in its file)")
@@ -265,7 +279,8 @@ def boards_table() -> str:
     """The boards as a plain-text table (``tinyflow boards``)."""
     rows = [("board", "aliases", "core", "clock", "flash", "ram", "counter", "flash tool", "runs")]
     for b in all_boards():
-        runs = f"QEMU {b.emulator['machine']}" if b.emulated else f"real (--emulate: {b.emulate_on})"
+        runs = (f"QEMU {b.emulator['machine']}" if b.emulated else "this computer (gcc)"
+                if b.native else f"real (--emulate: {b.emulate_on})")
         rows.append((b.name, ", ".join(b.aliases), b.core + ("F" if b.has("fpu") else ""),
                      f"{b.clock_hz / 1e6:g} MHz", f"{b.flash.size_bytes // 1024} KB",
                      f"{b.ram.size_bytes // 1024} KB", f"{b.counter['kind']} ({b.counter_unit})",

@@ -34,6 +34,9 @@ OPTIMIZATION = "-O2"
 COMMON_CFLAGS = ["-std=c99", OPTIMIZATION, "-g", "-Wall", "-Wextra", "-Werror",
                  "-ffunction-sections", "-fdata-sections", "-ffreestanding",
                  "-fno-common", "-DTINYFLOW_HOOKS_HEADER=\"tf_hooks.h\""]
+# The native build (this computer): an ordinary C99 program with the same warnings.
+NATIVE_CFLAGS = ["-std=c99", "-O2", "-g", "-Wall", "-Wextra", "-Werror",
+                 "-DTINYFLOW_HOOKS_HEADER=\"tf_hooks.h\""]
 LDFLAGS = ["-nostartfiles", "--specs=nano.specs", "--specs=nosys.specs", "-Wl,--gc-sections"]
 LDLIBS = ["-lm", "-lc", "-lgcc"]
 
@@ -102,15 +105,11 @@ def _cache_root() -> Path:
     return Path(root) / "firmware"
 
 
-def _toolchain_version(commands: Commands) -> str:
-    gcc = require_tool(TOOLCHAIN + "gcc", INSTALL_HINT)
-    return commands.run([gcc, "--version"]).stdout.decode().splitlines()[0]
-
-
-def read_sections(elf: Path, commands: Commands | None = None) -> dict[str, int]:
+def read_sections(elf: Path, commands: Commands | None = None,
+                  prefix: str = TOOLCHAIN) -> dict[str, int]:
     """Allocated section sizes of an ELF, from ``arm-none-eabi-size -A``."""
     commands = commands or Commands()
-    size = require_tool(TOOLCHAIN + "size", INSTALL_HINT)
+    size = require_tool(prefix + "size", INSTALL_HINT)
     result = commands.run([size, "-A", str(elf)])
     if result.returncode != 0:
         raise BuildError(f"{size} failed on {elf}: {result.stderr.decode().strip()}")
@@ -122,10 +121,11 @@ def read_sections(elf: Path, commands: Commands | None = None) -> dict[str, int]
     return sections
 
 
-def read_symbol_sizes(elf: Path, commands: Commands | None = None) -> dict[str, int]:
+def read_symbol_sizes(elf: Path, commands: Commands | None = None,
+                      prefix: str = TOOLCHAIN) -> dict[str, int]:
     """Symbol name -> size in bytes, from ``arm-none-eabi-nm -S``."""
     commands = commands or Commands()
-    nm = require_tool(TOOLCHAIN + "nm", INSTALL_HINT)
+    nm = require_tool(prefix + "nm", INSTALL_HINT)
     result = commands.run([nm, "-S", str(elf)])
     sizes = {}
     for line in result.stdout.decode().splitlines():
@@ -185,7 +185,14 @@ class FirmwareBuilder:
         self.commands = commands or Commands()
         self.progress = progress or (lambda message: None)
 
+    @property
+    def prefix(self) -> str:
+        """Toolchain prefix: the Arm cross compiler, or this computer's for native."""
+        return "" if self.board.native else TOOLCHAIN
+
     def cflags(self) -> list[str]:
+        if self.board.native:
+            return NATIVE_CFLAGS
         return cpu_flags(self.board) + COMMON_CFLAGS
 
     def _link(self, gcc: str, build: Path, sources: list[Path], script: Path, elf: Path):
@@ -197,9 +204,10 @@ class FirmwareBuilder:
               use_cache: bool = True) -> BuildResult:
         board = self.board
         files = render_firmware(generated, board)
+        gcc = require_tool(self.prefix + "gcc", INSTALL_HINT)
+        version = self.commands.run([gcc, "--version"]).stdout.decode().splitlines()[0]
         key_material = json.dumps(dict(files=files, cflags=self.cflags(), ldflags=LDFLAGS,
-                                       libs=LDLIBS, toolchain=_toolchain_version(self.commands)),
-                                  sort_keys=True)
+                                       libs=LDLIBS, toolchain=version), sort_keys=True)
         digest = hashlib.sha256(key_material.encode()).hexdigest()[:20]
         name = generated.model.name
         cache_dir = _cache_root() / board.name.replace("@", "-on-") / f"{name}-{digest}"
@@ -209,8 +217,6 @@ class FirmwareBuilder:
             self.progress(f"{name} for {board.name}: cached build {cache_dir}")
             return self._export(result, out_dir)
 
-        gcc = require_tool(TOOLCHAIN + "gcc", INSTALL_HINT)
-        objcopy = require_tool(TOOLCHAIN + "objcopy", INSTALL_HINT)
         with tempfile.TemporaryDirectory(prefix="tinyflow-fw-") as tmp:
             build = Path(tmp)
             for file_name, text in files.items():
@@ -218,22 +224,19 @@ class FirmwareBuilder:
             sources = sorted(build / n for n in files if n.endswith(".c"))
             elf = build / "firmware.elf"
             self.progress(f"{name} for {board.name}: compiling {len(sources)} files "
-                          f"({' '.join(cpu_flags(board))} {OPTIMIZATION})")
-            linked = self._link(gcc, build, sources, build / "link.ld", elf)
-            if linked.returncode != 0:
-                errors = linked.stderr.decode()
-                if "overflowed by" in errors or "will not fit in region" in errors:
-                    raise FirmwareSizeError(self._measure_overflow(gcc, build, sources,
-                                                                   generated))
-                raise BuildError(f"building {name} for {board.name} failed:\n{errors[-4000:]}")
-            self.commands.run([objcopy, "-O", "ihex", elf, elf.with_suffix(".hex")], check=True)
-            self.commands.run([objcopy, "-O", "binary", elf, elf.with_suffix(".bin")], check=True)
-            sections = read_sections(elf, self.commands)
-            symbols = read_symbol_sizes(elf, self.commands)
+                          f"({' '.join(self.cflags()[:4])} ...)")
+            if board.native:
+                self._compile_native(gcc, build, sources, elf, name)
+            else:
+                self._compile_arm(gcc, build, sources, elf, generated)
+            sections = read_sections(elf, self.commands, self.prefix)
+            symbols = read_symbol_sizes(elf, self.commands, self.prefix)
             flash, ram = _usage(sections)
+            images = ("firmware.elf", "firmware.elf") if board.native else (
+                "firmware.hex", "firmware.bin")
             result = BuildResult(
                 board=board.name, model=name, directory=cache_dir, elf=cache_dir / elf.name,
-                hex=cache_dir / "firmware.hex", bin=cache_dir / "firmware.bin",
+                hex=cache_dir / images[0], bin=cache_dir / images[1],
                 sections=sections, flash_bytes=flash, ram_bytes=ram,
                 flash_limit=board.flash.size_bytes, ram_limit=board.ram.size_bytes,
                 breakdown=_breakdown(sections, symbols, generated.prefix, board),
@@ -251,6 +254,27 @@ class FirmwareBuilder:
                 shutil.rmtree(staging, ignore_errors=True)
         self.progress(f"{name} for {board.name}: flash {flash:,} B, RAM {ram:,} B")
         return self._export(result, out_dir)
+
+    def _compile_arm(self, gcc: str, build: Path, sources, elf: Path,
+                     generated: GeneratedCode) -> None:
+        linked = self._link(gcc, build, sources, build / "link.ld", elf)
+        if linked.returncode != 0:
+            errors = linked.stderr.decode()
+            if "overflowed by" in errors or "will not fit in region" in errors:
+                raise FirmwareSizeError(self._measure_overflow(gcc, build, sources, generated))
+            raise BuildError(f"building {generated.model.name} for {self.board.name} failed:\n"
+                             f"{errors[-4000:]}")
+        objcopy = require_tool(TOOLCHAIN + "objcopy", INSTALL_HINT)
+        self.commands.run([objcopy, "-O", "ihex", elf, elf.with_suffix(".hex")], check=True)
+        self.commands.run([objcopy, "-O", "binary", elf, elf.with_suffix(".bin")], check=True)
+
+    def _compile_native(self, gcc: str, build: Path, sources, executable: Path,
+                        name: str) -> None:
+        compiled = self.commands.run([gcc, *self.cflags(), "-I", build, *sources, "-lm",
+                                      "-o", executable])
+        if compiled.returncode != 0:
+            raise BuildError(f"building {name} for {self.board.name} failed:\n"
+                             f"{compiled.stderr.decode()[-4000:]}")
 
     def _measure_overflow(self, gcc, build: Path, sources, generated: GeneratedCode) -> str:
         """Link again without limits to say by how much and why the firmware overflows."""

@@ -39,7 +39,7 @@ def open_device(model, board: Board | str, *, port: str | None = None, emulate: 
     progress = progress or _quiet
     board = get_board(board) if isinstance(board, str) else board
     generated = model if isinstance(model, GeneratedCode) else generate(model)
-    if port is None and not board.emulated and not emulate:
+    if port is None and not board.runs_here and not emulate:
         raise DeviceError(
             f"{board.name} is a real board: flash it (`tinyflow flash --board {board.name} "
             f"MODEL`) and pass its serial port (--port /dev/ttyACM0), or run its firmware "
@@ -51,7 +51,7 @@ def open_device(model, board: Board | str, *, port: str | None = None, emulate: 
         if port is None:
             runner = get_runner(runs_on)
             port = runner.run(firmware)
-            progress(f"QEMU {runs_on.emulator['machine']} running {firmware.elf.name} on {port}")
+            progress(f"{runner.name} running {firmware.model} for {runs_on.name} on {port}")
         session = DeviceSession(port, timeout=timeout)
         try:
             info = session.handshake()

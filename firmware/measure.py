@@ -140,7 +140,8 @@ class Measurement:
             (f"latency ({self.unit})", f"mean {self.mean:,.0f}  min {self.minimum:,}  "
                                        f"max {self.maximum:,}"),
             ("latency (time)", f"{self.ms(self.mean):,.2f} {at}"),
-            ("stack high-water", f"{self.stack_used_bytes:,} of {self.stack_size_bytes:,} bytes"),
+            ("stack high-water", f"{self.stack_used_bytes:,} of {self.stack_size_bytes:,} bytes"
+                                 if self.stack_size_bytes else "not measured (no painted stack)"),
             ("arena", f"{self.arena_bytes:,} bytes"),
             ("flash", f"{self.flash_bytes:,} of {self.flash_limit:,} bytes "
                       f"(weights {self.breakdown.get('weights', 0):,}, code "

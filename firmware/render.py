@@ -40,6 +40,8 @@ def counter_scale(board: Board) -> tuple[int, int, int]:
     counter = board.counter
     if counter["kind"] == "dwt":
         return 1, 1, board.clock_hz
+    if counter["kind"] == "monotonic-clock":
+        return 1, 1, 10**9
     hz = counter["systick_hz"] if counter["kind"] == "systick-icount" else counter["timer_hz"]
     per_tick = Fraction(10**9, 2 ** board.emulator["icount_shift"] * hz)
     return per_tick.numerator, per_tick.denominator, hz
@@ -76,9 +78,10 @@ def render_firmware(generated: GeneratedCode, board: Board) -> dict[str, str]:
     files["main.c"] = _ENV.get_template("main.c.j2").render(
         inputs=_io_entries(manifest["inputs"]), outputs=_io_entries(manifest["outputs"]),
         **common)
-    files["startup.c"] = _ENV.get_template("startup.c.j2").render(**common)
     files["platform.c"] = _ENV.get_template("platform.c.j2").render(**common)
     for name in STATIC_FILES:
         files[name] = _ENV.loader.get_source(_ENV, name)[0]
-    files["link.ld"] = linker_script(board)
+    if not board.native:        # the native build is an ordinary program
+        files["startup.c"] = _ENV.get_template("startup.c.j2").render(**common)
+        files["link.ld"] = linker_script(board)
     return files

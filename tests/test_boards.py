@@ -22,8 +22,9 @@ def test_every_board_file_is_valid(filename):
     assert board.flash.size_bytes > 0 and board.ram.size_bytes > board.stack_bytes
     assert board.default_flash_tool in board.flash_tools["allowed"]
     # a QEMU counter measures instructions, a real core's DWT measures cycles
-    assert board.counter_unit == ("instructions" if board.emulated else "cycles")
-    if not board.emulated:
+    assert board.counter_unit == ("instructions" if board.emulated else
+                                  "nanoseconds" if board.native else "cycles")
+    if not board.runs_here:
         emulated = emulation_of(board)
         assert emulated.core == board.core and emulated.emulated
         assert emulated.ram.size_bytes == board.ram.size_bytes

@@ -8,13 +8,14 @@ from __future__ import annotations
 from tinyflow.boards import Board
 from tinyflow.firmware.runners.base import Runner, RunnerCapabilities
 from tinyflow.firmware.runners.bossac import BossacRunner
+from tinyflow.firmware.runners.native import NativeRunner
 from tinyflow.firmware.runners.nrfjprog import NrfjprogRunner
 from tinyflow.firmware.runners.openocd import OpenocdRunner
 from tinyflow.firmware.runners.pyocd import PyocdRunner
 from tinyflow.firmware.runners.qemu import QemuRunner
 
 RUNNERS: dict[str, type[Runner]] = {
-    cls.name: cls for cls in (QemuRunner, NrfjprogRunner, PyocdRunner, OpenocdRunner, BossacRunner)
+    cls.name: cls for cls in (QemuRunner, NativeRunner, NrfjprogRunner, PyocdRunner, OpenocdRunner, BossacRunner)
 }
 
 

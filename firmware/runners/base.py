@@ -90,9 +90,8 @@ class Runner(ABC):
 
     def run(self, firmware) -> Any:
         """Flash (or start) ``firmware`` (a BuildResult)."""
-        for path in (firmware.elf, firmware.hex, firmware.bin):
-            if not self.dry_run and not path.exists():
-                raise FlashError(f"{path} is missing: build the firmware first")
+        if not self.dry_run and not firmware.elf.exists():
+            raise FlashError(f"{firmware.elf} is missing: build the firmware first")
         return self.do_run(firmware)
 
     @abstractmethod
