@@ -103,6 +103,8 @@ def kernel_variant(op: Operator, model: Model, params: dict) -> str:
         return "depthwise_3x3" if (filter_h, filter_w) == (3, 3) else "depthwise_general"
     if op.opcode in ALIASING_OPS:
         return "reshape"
+    if op.opcode == "QUANTIZE" and model.tensors[op.inputs[0]].dtype != "float32":
+        return "requantize"          # int8 -> int8 with another scale: its own template
     return {
         "FULLY_CONNECTED": "fully_connected",
         "AVERAGE_POOL_2D": "avg_pool",
