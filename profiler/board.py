@@ -22,9 +22,13 @@ class BoardLimits:
     flash_bytes: int
     ram_bytes: int
     stack_bytes: int        # stack the firmware reserves in RAM
-    time_unit: str          # what the board's counter counts: "instructions" (QEMU) or "cycles"
+    time_unit: str          # what the board's counter counts: "instructions" (QEMU),
+                            # "cycles" (a real core) or "nanoseconds" (the native board)
 
     def seconds(self, count: float) -> float:
+        """A count of the board's timer in seconds (instructions: at one per cycle)."""
+        if self.time_unit == "nanoseconds":
+            return count * 1e-9
         return count / self.clock_hz
 
 

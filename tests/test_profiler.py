@@ -238,3 +238,12 @@ def test_docstring_examples(module):
     tested = importlib.import_module(f"tinyflow.profiler.{module}")
     failures, attempted = doctest.testmod(tested, extraglobs={"MLPERF": MLPERF_DIR})
     assert attempted > 0 and failures == 0
+
+
+def test_board_time_units():
+    from tinyflow.profiler.board import board_limits
+
+    qemu = board_limits("qemu-cortex-m4")
+    assert qemu.time_unit == "instructions" and qemu.seconds(25_000_000) == 1.0
+    assert board_limits("nrf52840dk").seconds(64_000_000) == 1.0       # cycles at 64 MHz
+    assert board_limits("native").seconds(2_000_000) == pytest.approx(2e-3)  # nanoseconds
