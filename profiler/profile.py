@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tinyflow.codegen import generate
+from tinyflow.errors import TinyflowError
 from tinyflow.ir import Model, load_model
 from tinyflow.profiler.board import BoardLimits, board_limits
 from tinyflow.profiler.budget import Budget
@@ -32,7 +33,7 @@ class Measurement:
     flash_bytes: int | None = None       # of the built image (text + rodata + data)
     ram_bytes: int | None = None         # static RAM of the image: stack + data + bss
     stack_used_bytes: int | None = None  # stack high-water mark
-    source: str = ""                     # e.g. "qemu mps2-an386, -icount shift=3"
+    source: str = ""                     # where and how, e.g. "qemu-cortex-m4, instructions, ..."
 
 
 @dataclass
@@ -223,6 +224,9 @@ def profile(model: Model | str | Path, board: str = DEFAULT_BOARD,
 
     generated = generate(model)             # the plan the firmware will really use
     facts = layer_facts(model, generated.plan)
+    if measurement is not None and len(measurement.layer_counts) != len(facts):
+        raise TinyflowError(f"{model.name}: the measurement times {len(measurement.layer_counts)} "
+                            f"layers, the model has {len(facts)}: was it made with another model?")
     layers = []
     for i, layer in enumerate(facts):
         layers.append(LayerProfile(
