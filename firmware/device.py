@@ -44,7 +44,8 @@ def open_device(model, board: Board | str, *, port: str | None = None, emulate: 
             f"{board.name} is a real board: flash it (`tinyflow flash --board {board.name} "
             f"MODEL`) and pass its serial port (--port /dev/ttyACM0), or run its firmware "
             f"here with --emulate")
-    runs_on = board if port is not None else emulation_of(board)
+    # With --emulate the firmware is the emulation's, also when its port is given.
+    runs_on = emulation_of(board) if (emulate or port is None) else board
     firmware = FirmwareBuilder(runs_on, progress=progress).build(generated)
     runner = None
     try:

@@ -13,7 +13,7 @@ from tinyflow.boards import all_boards, emulation_of, get_board
 from tinyflow.errors import FirmwareSizeError
 from tinyflow.firmware.build import build_firmware, cpu_flags
 
-REAL_BOARDS = [b.name for b in all_boards() if not b.emulated]
+REAL_BOARDS = [b.name for b in all_boards() if not b.runs_here]
 
 
 def _symbol_address(elf, symbol):

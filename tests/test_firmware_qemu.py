@@ -47,6 +47,19 @@ def test_mlperf_model_on_qemu_is_bit_exact_and_timed(name, board):
     assert "<table>" in result._repr_html_()
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["kws_ref_model", "ad01_int8"])
+def test_cortex_m55_on_mps3_an547(name):
+    """The M55 (MVE) board: SysTick at 32 MHz there, checked by tf-calibrate below."""
+    result = measure(mlperf_model(name), "qemu-cortex-m55", count=10, seed=4)
+    assert result.bit_exact and result.unit == "instructions"
+    last = result.latencies[-1]
+    assert abs(result.layers_sum - last) <= 0.05 * last
+    with open_device(mlperf_model(name), "qemu-cortex-m55") as device:
+        reply = device.session.command("tf-calibrate 1000000")[0]
+        assert 2_000_000 <= int(reply.split("-")[3]) <= 2_000_100, reply
+
+
 @pytest.fixture(scope="module")
 def kws_device():
     """One QEMU running KWS for the protocol tests; stopped when the module ends."""
@@ -215,3 +228,18 @@ def test_cli_measure_json(tmp_path, capsys):
     data = json.loads(out.read_text())
     assert data["board"] == "qemu-cortex-m4" and data["unit"] == "instructions"
     assert data["bit_exact"] and len(data["layers"]) == 13
+
+
+def test_real_board_runs_emulated_with_its_limits():
+    """--emulate: the nrf52840dk's firmware (its 1 MB / 256 KB limits) on QEMU's M4."""
+    result = measure(mlperf_model("kws_ref_model"), "nrf52", count=2, emulate=True)
+    assert result.bit_exact
+    assert result.board == "nrf52840dk" and result.runs_on == "nrf52840dk@qemu-cortex-m4"
+    assert (result.flash_limit, result.ram_limit) == (1 << 20, 256 << 10)
+    assert result.unit == "instructions" and result.clock_hz == 64_000_000
+    assert "emulated on nrf52840dk@qemu-cortex-m4" in str(result)
+
+
+def test_real_board_without_port_says_what_to_do():
+    with pytest.raises(DeviceError, match=r"real board: flash it \(`tinyflow flash.*--port.*--emulate"):
+        measure(mlperf_model("kws_ref_model"), "nucleo-l4r5zi", count=1)
