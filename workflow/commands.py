@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from pathlib import Path
 
@@ -112,4 +113,5 @@ def run_model(model: Model, inputs, board: str = "host", port: str | None = None
     except ImportError as exc:
         raise TinyflowError(f"board '{board}': only the host board is available "
                             "in this installation") from exc
-    return run_on_board(model, inputs, board=board, port=port)
+    return run_on_board(model, inputs, board=board, port=port,
+                        progress=lambda message: print(message, file=sys.stderr, flush=True))
