@@ -310,8 +310,10 @@ class FirmwareBuilder:
         out_dir = Path(out_dir)
         shutil.copytree(result.directory, out_dir, dirs_exist_ok=True)
         result.directory = out_dir
-        result.elf, result.hex, result.bin = (out_dir / "firmware.elf", out_dir / "firmware.hex",
-                                              out_dir / "firmware.bin")
+        result.elf, result.hex, result.bin = (out_dir / result.elf.name, out_dir / result.hex.name,
+                                              out_dir / result.bin.name)
+        (out_dir / "build.json").write_text(json.dumps(result.to_dict(), indent=2,
+                                                       sort_keys=True) + "\n")
         return result
 
 

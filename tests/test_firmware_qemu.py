@@ -243,3 +243,36 @@ def test_real_board_runs_emulated_with_its_limits():
 def test_real_board_without_port_says_what_to_do():
     with pytest.raises(DeviceError, match=r"real board: flash it \(`tinyflow flash.*--port.*--emulate"):
         measure(mlperf_model("kws_ref_model"), "nucleo-l4r5zi", count=1)
+
+
+def test_socket_port(tmp_path):
+    """A device behind a TCP socket (QEMU's -serial tcp, as with a network serial
+    bridge): `measure --port socket://host:port`."""
+    import socket
+    import subprocess
+
+    from tinyflow.firmware.build import build_firmware
+
+    firmware = build_firmware(mlperf_model("ad01_int8"), "qemu-cortex-m4")
+    with socket.socket() as probe:            # a free local port
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    qemu = subprocess.Popen(
+        ["qemu-system-arm", "-M", "mps2-an386", "-nographic", "-icount", "shift=3",
+         "-kernel", str(firmware.elf), "-serial", f"tcp:127.0.0.1:{port},server=on,wait=off",
+         "-monitor", "none"], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:    # until QEMU listens
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        result = measure(mlperf_model("ad01_int8"), "qemu-cortex-m4", count=2,
+                         port=f"socket://127.0.0.1:{port}")
+        assert result.bit_exact and result.unit == "instructions"
+    finally:
+        qemu.kill()
+        qemu.wait()

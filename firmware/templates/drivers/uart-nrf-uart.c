@@ -21,7 +21,7 @@ void tf_uart_init(void)
 #ifdef TF_UART_TX_PIN
     /* TX idles high: drive it as an output before the UART takes the pin. */
     GPIO_OUTSET(TF_UART_TX_PIN) = 1u << (TF_UART_TX_PIN & 31);
-    GPIO_PIN_CNF(TF_UART_TX_PIN) = 1u;  /* output, input buffer disconnected: DIR=1 */
+    GPIO_PIN_CNF(TF_UART_TX_PIN) = 1u;  /* DIR = output */
     GPIO_PIN_CNF(TF_UART_RX_PIN) = 0u;  /* input, buffer connected */
     UART_PSELTXD = TF_UART_TX_PIN;
     UART_PSELRXD = TF_UART_RX_PIN;
