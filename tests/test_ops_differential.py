@@ -113,11 +113,12 @@ CONV_CASES = [
 
 # --- DEPTHWISE_CONV_2D --------------------------------------------------------------------------
 def _depthwise(name, shape, kernel, multiplier=1, strides=1, padding="same", dilation=1,
-               activation=None, seed=1, fused=None, calibration=1.0):
+               activation=None, seed=1, fused=None, calibration=1.0, use_bias=True):
     def build(keras, tf):
         return [keras.layers.DepthwiseConv2D(kernel, strides=strides, padding=padding,
                                              depth_multiplier=multiplier,
                                              dilation_rate=dilation, activation=activation,
+                                             use_bias=use_bias,
                                              **_depthwise_initializers(keras, seed))]
     return Case(f"depthwise_{name}", shape, build, "DEPTHWISE_CONV_2D", activation=fused,
                 calibration_range=calibration)
@@ -138,6 +139,8 @@ DEPTHWISE_CASES = [
     _depthwise("3x3_m1_c17", (6, 6, 17), 3, seed=30),
     _depthwise("3x3_m1_c32_relu6", (6, 6, 32), 3, activation="relu6", fused="RELU6", seed=31),
     _depthwise("3x3_m1_positive_inputs", (6, 6, 8), 3, seed=84, calibration=(0.0, 6.0)),
+    _depthwise("3x3_m1_no_bias", (7, 6, 12), 3, seed=87, use_bias=False),
+    _depthwise("5x3_m1_stride2_same_c8", (10, 9, 8), (5, 3), strides=2, seed=88),
     _depthwise("3x3_m2_stride2_positive_inputs", (7, 7, 3), 3, multiplier=2, strides=2,
                seed=85, calibration=(0.0, 6.0)),
 ]
@@ -359,6 +362,7 @@ DSP_CASES = [
     "conv_5x3_stride2_same_c13", "conv_3x3_dilation2_same", "conv_3x3_positive_inputs",
     "conv_1x1_relu_n1_to_1", "depthwise_3x3_m1_c17", "depthwise_3x3_m1_dilation2_valid_relu6",
     "depthwise_3x3_m1_stride2_same_even_relu", "depthwise_3x3_m1_positive_inputs",
+    "depthwise_3x3_m1_no_bias",
     "dense_100_to_17_relu", "dense_multidim_3x4x6",
 ]
 

@@ -1,5 +1,7 @@
 """CONV_2D and DEPTHWISE_CONV_2D, int8 with per-channel (or per-tensor) weights."""
 
+import numpy as np
+
 from tinyflow.codegen.ops.base import Layer, register
 from tinyflow.codegen.quantize import activation_range, quantize_multipliers, same_padding
 
@@ -92,8 +94,27 @@ def depthwise_conv_2d(layer: Layer) -> dict:
     window = _window(layer, x, filter_h, filter_w)
     layer.require((window["out_h"], window["out_w"], out_c) == tuple(y.shape[1:]),
                   f"output shape {list(y.shape)} does not match the convolution")
+    requantization = _requantization(layer, x, w, y, out_c)
     return dict(
         template="depthwise_conv_2d.c.j2", x=x, w=w, bias=bias, y=y,
         batches=x.dim(0), in_h=x.dim(1), in_w=x.dim(2), in_c=in_c,
         filter_h=filter_h, filter_w=filter_w, out_c=out_c, depth_multiplier=multiplier,
-        **window, **_requantization(layer, x, w, y, out_c))
+        interior_bias=_interior_bias(w, bias, requantization["input_offset"]),
+        **window, **requantization)
+
+
+def _interior_bias(w, bias, input_offset: int):
+    """bias + input_offset * (sum of the channel's filter taps), per channel, or None.
+
+    For a window wholly inside the image, sum((x + offset) * w) + bias equals
+    sum(x * w) + this: the offset leaves the tap loop (exact in int32 arithmetic). Border
+    windows skip padded taps, so they keep the offset per tap. None if a value does not
+    fit in int32 (then every window adds the offset per tap).
+    """
+    weights = w.data.astype(np.int64).reshape(-1, w.shape[-1])
+    folded = input_offset * weights.sum(axis=0)
+    if bias is not None:
+        folded = folded + bias.data.astype(np.int64)
+    if np.abs(folded).max(initial=0) >= 2**31:
+        return None
+    return [int(v) for v in folded]
