@@ -64,11 +64,13 @@ class DeviceSession:
         line, self._pending = self._pending.split(b"\n", 1)
         return line.decode("ascii", errors="replace").strip("\r\0 ")
 
-    def command(self, text: str, timeout: float | None = None) -> list[str]:
-        """Send ``text%``; return the reply lines before ``m-ready``. Lines that are not
-        protocol lines (noise) are skipped; an ``e-[...]`` line raises DeviceError."""
+    def command(self, text: str, timeout: float | None = None, payload: bytes = b""
+                ) -> list[str]:
+        """Send ``text%`` (and ``payload``, raw bytes that follow it); return the reply lines
+        before ``m-ready``. Lines that are not protocol lines (noise) are skipped; an
+        ``e-[...]`` line raises DeviceError."""
         try:
-            self.serial.write(text.encode("ascii") + b"%")
+            self.serial.write(text.encode("ascii") + b"%" + payload)
             self.serial.flush()
         except (serial.SerialException, OSError) as exc:
             raise DeviceError(f"cannot write to {self.port_name}: {exc}") from exc
@@ -128,7 +130,17 @@ class DeviceSession:
     # --- the benchmark commands ---
 
     def load(self, data: bytes) -> None:
-        """Load the input bytes (all inputs concatenated) into the device's buffer."""
+        """Load the input bytes (all inputs concatenated) into the device's buffer: raw
+        bytes with a checksum (tf-load) on tinyflow devices, MLPerf's hex ``db`` else."""
+        if self.info.get("input-bytes") == str(len(data)):
+            reply = self.command(f"tf-load {len(data)}", payload=data)
+            if reply != [f"m-tf-load-done-{sum(data) & 0xFFFFFFFF}"]:
+                raise DeviceError(f"input corrupted on the way to the device: {reply}")
+            return
+        self.load_hex(data)
+
+    def load_hex(self, data: bytes) -> None:
+        """The MLPerf Tiny way: ``db load N``, then hex ``db`` commands."""
         reply = self.command(f"db load {len(data)}")
         if not any(line.startswith("m-[Expecting") for line in reply):
             raise DeviceError(f"unexpected reply to 'db load': {reply}")

@@ -104,6 +104,7 @@ def test_mlperf_runner_reply_formats(kws_device):
     ("db load 491", "db load 491 exceeds the input buffer of 490 bytes"),
     ("infer 0", "usage: infer N"),
     ("tf-tensor 13", "0 <= L < 13"),
+    ("tf-load 5", "usage: tf-load N with N = 490"),
     ("x" * 600, "command longer than 512 characters"),
 ])
 def test_protocol_errors(kws_device, command, error):
@@ -125,6 +126,13 @@ def test_infer_before_load_and_db_overflow(kws_device):
         session.command("db zz")
     with pytest.raises(DeviceError, match="Insufficent number of hex digits"):
         session.command("db 012")
+
+
+def test_raw_load_is_checksummed(kws_device):
+    data = bytes(range(245)) * 2
+    reply = kws_device.session.command("tf-load 490", payload=data)
+    assert reply == [f"m-tf-load-done-{sum(data)}"]
+    assert kws_device.session.command("db print")[1] == "m-buffer-08-09-0a-0b-0c-0d-0e-0f"
 
 
 def test_resync_after_garbage_on_the_line(kws_device):
