@@ -4,8 +4,8 @@ it logs the quoted command line, records it, and in a dry run only records it.
 >>> commands = Commands(dry_run=True)
 >>> commands.run(["nrfjprog", "--program", "fw hex.hex"]).returncode
 0
->>> commands.history
-['nrfjprog --program \\'fw hex.hex\\'']
+>>> print(commands.history[0])
+nrfjprog --program 'fw hex.hex'
 """
 
 from __future__ import annotations
