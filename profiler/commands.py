@@ -24,7 +24,9 @@ def register_commands(subparsers) -> None:
     p.add_argument("--costs", help="cost-model JSON to use instead of the board's")
     p.add_argument("--measure", action="store_true",
                    help="also run the model on the board and show measured times beside the "
-                        "estimates (budgets then use the measurement)")
+                        "estimates (budgets then use the measurement). Without it, the last "
+                        "measurement of this model, board and tinyflow version is shown if "
+                        "there is one")
     _device_options(p)
     p.add_argument("--json", action="store_true", help="print the whole profile as JSON")
     p.add_argument("--html", metavar="FILE", help="write a standalone HTML report")
@@ -62,12 +64,14 @@ def _budget(args):
 def cmd_profile(args) -> int:
     from tinyflow.profiler.profile import profile
 
+    from tinyflow.profiler.device import measure_model, stored_measurement
+
     budget = _budget(args)         # parse the budget first: a typo fails fast
-    measurement = None
     if args.measure:
-        from tinyflow.profiler.device import measure_model
         measurement = measure_model(args.model, args.board, port=args.port,
                                     emulate=args.emulate)
+    else:
+        measurement = stored_measurement(args.model, args.board)
     result = profile(args.model, board=args.board, budget=budget, costs=args.costs,
                      measurement=measurement, accuracy=args.accuracy)
     if args.html:

@@ -129,27 +129,30 @@ class CostModel:
         return cls.from_dict(data, str(path))
 
 
-def codegen_fingerprint() -> str:
-    """A hash of the code generator's sources and templates.
+def source_fingerprint(package: str) -> str:
+    """A hash of a tinyflow package's sources and templates (e.g. "tinyflow.codegen").
 
     Coefficients describe the C that tinyflow generates; when the generator
     changes, a cost model calibrated before may be off, and the profile says so.
     """
     digest = hashlib.sha256()
-    root = resources.files("tinyflow.codegen")
-    stack = [root]
-    files = []
+    root = resources.files(package)
+    stack, files = [root], []
     while stack:
         for entry in stack.pop().iterdir():
             if entry.is_dir():
                 if entry.name != "__pycache__":
                     stack.append(entry)
-            elif entry.name.endswith((".py", ".j2", ".h", ".c")):
+            elif entry.name.endswith((".py", ".j2", ".h", ".c", ".ld")):
                 files.append(entry)
-    for entry in sorted(files, key=lambda e: str(e)):
+    for entry in sorted(files, key=str):
         digest.update(str(entry).replace(str(root), "").encode())
         digest.update(entry.read_bytes())
     return digest.hexdigest()[:16]
+
+
+def codegen_fingerprint() -> str:
+    return source_fingerprint("tinyflow.codegen")
 
 
 def shipped_cost_file(core: str):

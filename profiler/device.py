@@ -2,17 +2,26 @@
 
 ``measure_model`` builds the model's firmware for the board, runs it, checks its
 outputs against TFLM, and returns what the profiler needs: per-layer counts, the
-whole-inference count, and the built image's flash and RAM.
+whole-inference count, and the built image's flash and RAM. Each measurement is
+also stored (``<cache>/measurements``), keyed by the model, the board and the
+code generator's and firmware's sources, so a later profile of the same model
+shows it beside the estimates without running the device again.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import json
 import re
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
 from tinyflow.errors import TinyflowError
+from tinyflow.ir import Model, load_model
+from tinyflow.profiler.costs import cache_dir, source_fingerprint
 from tinyflow.profiler.profile import Measurement
 
 # Inferences timed per measurement: guest instruction counts on QEMU are nearly
@@ -33,8 +42,35 @@ def measure_model(model, board: str, *, port: str | None = None, emulate: bool =
                   inferences: int = INFERENCES) -> Measurement:
     """Measure ``model`` (a .tflite path or its bytes) on ``board``: an emulated board,
     a real one on ``port``, or a real one's limits on its emulator (``emulate``)."""
-    return run_on_device(model, board, port=port, emulate=emulate,
-                         inferences=inferences).measurement
+    measurement = run_on_device(model, board, port=port, emulate=emulate,
+                                inferences=inferences).measurement
+    _store(model, board, measurement)
+    return measurement
+
+
+def stored_measurement(model, board: str) -> Measurement | None:
+    """The last measurement of ``model`` on ``board`` by this code generator and firmware."""
+    path = _stored_path(model, board)
+    if not path.is_file():
+        return None
+    return Measurement(**json.loads(path.read_text()))
+
+
+def _stored_path(model, board: str) -> Path:
+    if not isinstance(model, Model):
+        model = load_model(model)
+    key = "\n".join([model.sha256, board, source_fingerprint("tinyflow.codegen"),
+                     source_fingerprint("tinyflow.firmware")])
+    return (cache_dir().parent / "measurements"
+            / f"{model.name}-{hashlib.sha256(key.encode()).hexdigest()[:20]}.json")
+
+
+def _store(model, board: str, measurement: Measurement) -> None:
+    path = _stored_path(model, board)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staged = path.with_name(f".{path.name}.partial")
+    staged.write_text(json.dumps(dataclasses.asdict(measurement), indent=2, sort_keys=True))
+    staged.replace(path)
 
 
 def run_on_device(model, board: str, *, port: str | None = None, emulate: bool = False,

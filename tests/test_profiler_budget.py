@@ -17,6 +17,13 @@ from tinyflow.profiler.units import parse_duration, parse_size
 KWS = str(mlperf_model("kws_ref_model"))
 
 
+@pytest.fixture(autouse=True)
+def empty_cache(tmp_path, monkeypatch):
+    """No calibrated cost model or stored measurement from earlier runs: these tests
+    check estimates from the cost files they write themselves."""
+    monkeypatch.setenv("TINYFLOW_CACHE", str(tmp_path / "cache"))
+
+
 @pytest.mark.parametrize("text,seconds", [("50ms", 0.05), ("1.5s", 1.5), ("250us", 250e-6),
                                           ("250 µs", 250e-6), (" 2 ms ", 0.002), (".5s", 0.5)])
 def test_durations(text, seconds):

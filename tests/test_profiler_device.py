@@ -89,3 +89,17 @@ def test_profile_measure_shows_the_device_beside_the_estimate(calibrated, tmp_pa
     assert latency["value"] == pytest.approx(data["totals"]["latency"]["measured_ms"] / 1e3)
     assert all(layer["measured"] > 0 for layer in data["layers"] if layer["op"] != "RESHAPE")
     assert data["totals"]["flash"]["measured_bytes"] == data["totals"]["flash"]["bytes"]
+
+
+def test_a_stored_measurement_shows_without_running_the_device(measured, tmp_path, capsys):
+    """measure_model stores what it measured; a later profile of the same model picks it up."""
+    from tinyflow.cli import main
+    from tinyflow.profiler.device import stored_measurement
+
+    stored = stored_measurement(mlperf_model("ad01_int8"), BOARD)
+    assert stored == measured["ad01_int8"]
+    code = main(["profile", str(mlperf_model("ad01_int8")), "--board", BOARD, "--json"])
+    data = json.loads(capsys.readouterr().out)
+    assert code == 0
+    assert data["totals"]["latency"]["measured"] == stored.total_count
+    assert [layer["measured"] for layer in data["layers"]] == stored.layer_counts
