@@ -179,17 +179,18 @@ def find_cost_model(board, path: str | Path | None = None) -> CostModel | None:
 
 # Features each kernel variant is linear in (see layers.py for their meaning). A
 # variant's cost grows with the work of its inner loop (macs), with its input
-# gathering (patch: an im2col column per output pixel), with what it does once per
-# output (requantize, clamp, store) and with its slower border path.
+# gathering (patch: an im2col column per output pixel; inputs: a fully connected
+# row widened to int16), with what it does once per output (requantize, clamp,
+# store) and with its slower border path.
 KERNEL_FEATURES = {
-    "conv_direct": ["calls", "macs", "pixels", "outputs"],
+    "conv_direct": ["calls", "macs", "patch", "pixels", "outputs"],
     "conv_tap": ["calls", "macs", "patch", "pixels", "outputs"],
     "conv_patch": ["calls", "macs", "patch", "pixels", "outputs"],
     "conv_grouped": ["calls", "valid_macs", "taps", "outputs"],
     "depthwise_3x3": ["calls", "valid_macs", "border_outputs", "outputs"],
     "depthwise_general": ["calls", "valid_macs", "border_outputs", "outputs"],
     "depthwise_multiplier": ["calls", "valid_macs", "outputs"],
-    "fully_connected": ["calls", "macs", "outputs", "rows"],
+    "fully_connected": ["calls", "macs", "inputs", "outputs", "rows"],
     "avg_pool": ["calls", "valid_macs", "window_rows", "outputs"],
     "max_pool": ["calls", "valid_macs", "window_rows", "outputs"],
     "mean": ["calls", "inputs"],
