@@ -4,7 +4,7 @@ how many bytes of flash and RAM the generated code and firmware add.
 Coefficients are data, one JSON file per core (``profiler/costs/<core>.json``,
 shipped) or per board (``<cache>/costs/<board>.json``, written by
 ``tinyflow calibrate``). Each kernel variant names the layer features it is
-linear in, e.g. ``conv_1x1``: cycles = a*calls + b*macs + c*outputs.
+linear in, e.g. ``depthwise_3x3``: cycles = a*calls + b*valid_macs + c*outputs.
 
 Which file applies, first match wins:
 1. an explicit path (``--costs FILE``);
@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from tinyflow.errors import CalibrationError, TinyflowError
-from tinyflow.profiler.layers import LayerFacts
+from tinyflow.profiler.layers import FEATURES, LayerFacts
 
 FORMAT_VERSION = 1
 
@@ -104,15 +104,25 @@ class CostModel:
 
     @classmethod
     def from_dict(cls, data: dict, path: str = "") -> "CostModel":
+        again = "run `tinyflow calibrate` again"
         if data.get("format") != FORMAT_VERSION:
             raise TinyflowError(f"{path}: cost model format {data.get('format')!r}; "
-                                f"this tinyflow reads format {FORMAT_VERSION}. "
-                                "Run `tinyflow calibrate` again.")
-        kernels = {name: KernelCost(coefficients=dict(k["coefficients"]),
-                                    code_bytes=float(k.get("code_bytes", 0.0)),
-                                    samples=int(k.get("samples", 0)))
-                   for name, k in data["kernels"].items()}
-        return cls(core=data["core"], unit=data["unit"], kernels=kernels,
+                                f"this tinyflow reads format {FORMAT_VERSION}: {again}")
+        try:
+            kernels = {name: KernelCost(coefficients={f: float(c) for f, c in
+                                                      k["coefficients"].items()},
+                                        code_bytes=float(k.get("code_bytes", 0.0)),
+                                        samples=int(k.get("samples", 0)))
+                       for name, k in data["kernels"].items()}
+            core, unit = data["core"], data["unit"]
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise TinyflowError(f"{path}: malformed cost model ({exc!r}): {again}") from exc
+        for name, kernel in kernels.items():
+            unknown = set(kernel.coefficients) - set(FEATURES)
+            if unknown:
+                raise TinyflowError(f"{path}: kernel {name} uses unknown features "
+                                    f"{sorted(unknown)}: {again}")
+        return cls(core=core, unit=unit, kernels=kernels,
                    invoke_cycles=float(data.get("invoke_cycles", 0.0)),
                    runtime_flash_bytes=float(data.get("runtime_flash_bytes", 0.0)),
                    runtime_ram_bytes=float(data.get("runtime_ram_bytes", 0.0)),

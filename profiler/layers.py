@@ -19,6 +19,11 @@ from tinyflow.ir import Model, Operator
 from tinyflow.memory import ALIASING_OPS, MemoryPlan
 
 
+# Every cost feature a layer has (see _macs_and_features for their meaning).
+FEATURES = ("calls", "macs", "valid_macs", "taps", "window_rows", "pixels", "border_outputs",
+            "patch", "inputs", "outputs", "rows", "table_bytes")
+
+
 @dataclass
 class LayerFacts:
     index: int
@@ -138,8 +143,7 @@ def _macs_and_features(op: Operator, model: Model) -> tuple[int, dict]:
     x = tensors[op.inputs[0]] if op.inputs and op.inputs[0] >= 0 else None
     y = tensors[op.outputs[0]]
     outputs = y.num_elements
-    features = dict.fromkeys(("macs", "valid_macs", "taps", "window_rows", "pixels",
-                              "border_outputs", "patch", "rows"), 0)
+    features = dict.fromkeys(FEATURES, 0)
     features.update(calls=1, outputs=outputs, inputs=x.num_elements if x is not None else 0,
                     table_bytes=_requantization_table_bytes(op, model))
 

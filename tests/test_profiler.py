@@ -247,3 +247,15 @@ def test_board_time_units():
     assert qemu.time_unit == "instructions" and qemu.seconds(25_000_000) == 1.0
     assert board_limits("nrf52840dk").seconds(64_000_000) == 1.0       # cycles at 64 MHz
     assert board_limits("native").seconds(2_000_000) == pytest.approx(2e-3)  # nanoseconds
+
+
+def test_a_cost_file_with_unknown_features_is_refused(tmp_path):
+    from tinyflow.errors import TinyflowError
+
+    cost = CostModel("cortex-m4", "instructions", {"add": KernelCost({"flops": 3.0})})
+    path = cost.save(tmp_path / "old.json")
+    with pytest.raises(TinyflowError, match=r"kernel add uses unknown features \['flops'\]"):
+        CostModel.load(path)
+    path.write_text('{"format": 1, "core": "cortex-m4"}')
+    with pytest.raises(TinyflowError, match="malformed cost model"):
+        CostModel.load(path)
