@@ -259,3 +259,20 @@ def test_a_cost_file_with_unknown_features_is_refused(tmp_path):
     path.write_text('{"format": 1, "core": "cortex-m4"}')
     with pytest.raises(TinyflowError, match="malformed cost model"):
         CostModel.load(path)
+
+
+def test_plots_mark_the_arena_peak_and_draw_one_bar_per_estimate(tmp_path):
+    from tinyflow.profiler import plots, profile
+
+    result = profile(mlperf_model("vww_96_int8"))
+    timeline = plots.memory_timeline(result)
+    peaks = [i for i, bar in enumerate(timeline["bars"]) if bar["cls"] == "peak"]
+    live = [layer.facts.arena_live_bytes for layer in result.layers]
+    assert peaks == [live.index(max(live))]
+    assert f"layer {peaks[0]}" in timeline["peak"]["text"]
+    # Taller bars for more live bytes: bar heights are proportional to them.
+    heights = [bar["h"] for bar in timeline["bars"]]
+    assert heights.index(max(heights)) == peaks[0]
+    bars = plots.latency_bars(result)
+    assert len(bars["bars"]) == len(result.layers) and bars["series"] == ["estimated"]
+    assert 'class="peak"' in result.to_html()
