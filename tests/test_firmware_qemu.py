@@ -284,3 +284,27 @@ def test_socket_port(tmp_path):
     finally:
         qemu.kill()
         qemu.wait()
+
+
+@pytest.mark.slow
+def test_cli_measure_with_given_inputs(tmp_path, capsys):
+    from tinyflow.cli import main
+
+    path = mlperf_model("ad01_int8")
+    np.save(tmp_path / "x.npy", random_inputs(load_model(path), 3, seed=8)[0])
+    assert main(["measure", str(path), "--board", "qemu-m3", "--inputs",
+                 str(tmp_path / "x.npy")]) == 0
+    out = capsys.readouterr().out
+    assert "board                   qemu-cortex-m3" in out
+    assert "bit-exact with TFLM (3 inputs)" in out
+
+
+def test_cli_build_reports_sizes(tmp_path, capsys):
+    from tinyflow.cli import main
+
+    assert main(["build", str(mlperf_model("ad01_int8")), "--board", "nrf52", "-o",
+                 str(tmp_path / "fw")]) == 0
+    out = capsys.readouterr().out
+    assert "ad01_int8 for nrf52840dk: flash " in out and "of 1,048,576 bytes" in out
+    assert "weights 270,880" in out
+    assert (tmp_path / "fw" / "firmware.hex").exists()
