@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 import tinyflow
-from tinyflow.errors import CalibrationError
+from tinyflow.errors import CalibrationError, FirmwareSizeError
 from tinyflow.ir import load_model
 from tinyflow.memory import plan_memory
 from tinyflow.profiler.board import board_limits
@@ -34,12 +34,18 @@ def calibrate(board: str, output: str | Path | None = None, progress=print, *,
     """Calibrate ``board``'s cost model; returns (CostModel, path written, report text)."""
     limits = board_limits(board)
     samples, overheads, flash_rows, ram_rows, code_sizes = [], [], [], [], {}
-    models = calibration_models(cache_dir() / "calibration")
-    for name, tflite in models:
+    used, notes = [], []
+    for name, tflite in calibration_models(cache_dir() / "calibration"):
         model = load_model(tflite, name)
         plan = plan_memory(model)
         facts = layer_facts(model, plan)
-        run = run_on_device(tflite, limits.name, port=port, emulate=emulate)
+        try:
+            run = run_on_device(tflite, limits.name, port=port, emulate=emulate)
+        except FirmwareSizeError as exc:    # a small board: calibrate on what fits
+            notes.append(f"skipped {name}: {exc}")
+            progress(notes[-1])
+            continue
+        used.append(name)
         measured = run.measurement
         if len(measured.layer_counts) != len(facts):
             raise CalibrationError(f"{name}: the device timed {len(measured.layer_counts)} "
@@ -55,7 +61,10 @@ def calibrate(board: str, output: str | Path | None = None, progress=print, *,
         ram_rows.append((run.input_bytes,
                          measured.ram_bytes - plan.arena_bytes - limits.stack_bytes))
 
-    kernels = fit_kernels(samples)
+    if not used:
+        raise CalibrationError(f"no calibration model fits {limits.name}")
+    kernels, skipped = fit_kernels(samples)
+    notes += [f"not calibrated: {reason}" for reason in skipped]
     for name, kernel in kernels.items():
         kernel.code_bytes = float(np.mean(code_sizes[name]))
     input_bytes = np.array([[1.0, row[0]] for row in ram_rows])
@@ -69,16 +78,16 @@ def calibrate(board: str, output: str | Path | None = None, progress=print, *,
         runtime_ram_bytes=float(ram_fit[0]), ram_per_input_byte=float(ram_fit[1]),
         provenance={
             "board": limits.name,
-            "models": [name for name, _ in models],
+            "models": used,
             "layers": layers,
             "tinyflow_version": tinyflow.__version__,
             "codegen": codegen_fingerprint(),
-            "summary": f"calibrated on {limits.name} with {len(models)} models, {layers} layers",
+            "summary": f"calibrated on {limits.name} with {len(used)} models, {layers} layers",
         },
     )
     path = cost.save(output or cache_dir() / f"{limits.name}.json")
     cost.path = str(path)
-    return cost, path, fit_report(cost, samples)
+    return cost, path, "\n".join([fit_report(cost, samples)] + notes)
 
 
 def fit_report(cost: CostModel, samples) -> str:
@@ -88,6 +97,8 @@ def fit_report(cost: CostModel, samples) -> str:
     by_kernel: dict[str, list[float]] = {}
     for layer, measured in samples:
         estimate = cost.layer_cycles(layer)
+        if estimate is None:
+            continue
         by_kernel.setdefault(layer.kernel, []).append(abs(estimate - measured) / max(measured, 1))
     for name, kernel in sorted(cost.kernels.items()):
         errors = by_kernel[name]

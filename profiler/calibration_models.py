@@ -178,12 +178,12 @@ def dense_classifier(keras):
     """Dense layers on a flattened map, adds of vectors, wide softmaxes."""
     inputs = keras.Input((6, 6, 16), batch_size=1)
     x = keras.layers.Flatten()(inputs)
-    a = keras.layers.Dense(256, activation="relu")(x)
-    b = keras.layers.Dense(256, activation="relu")(x)
+    a = keras.layers.Dense(128, activation="relu")(x)
+    b = keras.layers.Dense(128, activation="relu")(x)
     x = keras.layers.Add()([a, b])
     x = keras.layers.Multiply()([x, a])
-    x = keras.layers.Dense(300, activation="relu")(x)
-    x = keras.layers.Dense(600)(x)
+    x = keras.layers.Dense(200, activation="relu")(x)
+    x = keras.layers.Dense(400)(x)
     return keras.Model(inputs, keras.layers.Softmax()(x))
 
 

@@ -235,25 +235,34 @@ def fit_nonnegative(features: np.ndarray, targets: np.ndarray, weights: np.ndarr
     return best
 
 
-def fit_kernels(samples: list[tuple[LayerFacts, float]]) -> dict[str, KernelCost]:
-    """Fit every kernel variant's coefficients to (layer, measured cycles) samples.
+def fit_kernel(name: str, samples: list[tuple[LayerFacts, float]]) -> KernelCost:
+    """Fit one kernel variant's coefficients to its (layer, measured cycles) samples.
 
     Each sample is weighted by 1/measured, so the fit minimises relative error:
     small layers count as much as big ones, which keeps per-layer estimates honest.
     """
+    names = KERNEL_FEATURES.get(name, DEFAULT_FEATURES)
+    if len(samples) < len(names):
+        raise CalibrationError(
+            f"kernel {name}: {len(samples)} measured layer(s) cannot fit {len(names)} "
+            f"coefficients ({', '.join(names)}); add calibration layers of this kind")
+    x = np.array([[layer.features[f] for f in names] for layer, _ in samples], dtype=float)
+    y = np.array([measured for _, measured in samples], dtype=float)
+    coefficients = fit_nonnegative(x, y, 1.0 / np.maximum(y, 1.0))
+    return KernelCost(coefficients=dict(zip(names, map(float, coefficients))),
+                      samples=len(samples))
+
+
+def fit_kernels(samples: list[tuple[LayerFacts, float]]) -> tuple[dict[str, KernelCost],
+                                                                   list[str]]:
+    """Fit every kernel variant that has enough samples: (kernels, why others were not)."""
     by_kernel: dict[str, list[tuple[LayerFacts, float]]] = {}
     for layer, measured in samples:
         by_kernel.setdefault(layer.kernel, []).append((layer, measured))
-    kernels = {}
+    kernels, skipped = {}, []
     for name, rows in sorted(by_kernel.items()):
-        names = KERNEL_FEATURES.get(name, DEFAULT_FEATURES)
-        x = np.array([[layer.features[f] for f in names] for layer, _ in rows], dtype=float)
-        y = np.array([measured for _, measured in rows], dtype=float)
-        if len(rows) < len(names):
-            raise CalibrationError(
-                f"kernel {name}: {len(rows)} measured layer(s) cannot fit {len(names)} "
-                f"coefficients ({', '.join(names)}); add calibration layers of this kind")
-        coefficients = fit_nonnegative(x, y, 1.0 / np.maximum(y, 1.0))
-        kernels[name] = KernelCost(coefficients=dict(zip(names, map(float, coefficients))),
-                                   samples=len(rows))
-    return kernels
+        try:
+            kernels[name] = fit_kernel(name, rows)
+        except CalibrationError as exc:
+            skipped.append(str(exc))
+    return kernels, skipped
