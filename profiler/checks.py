@@ -146,11 +146,18 @@ def _ram(profile, limit: float, source: str) -> ConstraintResult:
         else "estimated"
     result = ConstraintResult("ram", source, limit, profile.ram_bytes, "B", basis)
     contributors, suggestion = _arena_peak_contributors(profile)
-    contributors.append(Contributor("stack", profile.board.stack_bytes,
-                                    profile.board.stack_bytes / profile.ram_bytes))
+    for label, size in (("stack", profile.board.stack_bytes),
+                        ("firmware input buffer", profile.input_buffer_bytes),
+                        ("firmware runtime", profile.runtime_ram_bytes)):
+        contributors.append(Contributor(label, size, size / profile.ram_bytes))
     result.contributors = sorted(contributors, key=lambda c: -c.value)[:4]
     result.suggestion = suggestion
     used = profile.measurement.stack_used_bytes if profile.measurement else None
+    if result.contributors[0].label == "firmware input buffer":
+        result.suggestion = (f"the firmware keeps a copy of the input "
+                             f"({format_size(profile.input_buffer_bytes)}) as it arrives over "
+                             "serial; a deployed firmware that reads its sensor straight into "
+                             "the arena does not need it; " + suggestion)
     if used and result.contributors[0].label == "stack":
         result.suggestion = (f"the board reserves {format_size(profile.board.stack_bytes)} of "
                              f"stack and the device used {format_size(used)} of it: a smaller "

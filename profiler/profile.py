@@ -113,15 +113,18 @@ class Profile:
 
     @property
     def runtime_ram_bytes(self) -> float:
-        """Firmware RAM besides arena and stack (its buffers, globals)."""
-        if self.cost_model is None:
-            return 0.0
-        return (self.cost_model.runtime_ram_bytes
-                + self.cost_model.ram_per_input_byte * self.input_bytes)
+        """Firmware globals besides arena, stack and input buffer."""
+        return self.cost_model.runtime_ram_bytes if self.cost_model else 0.0
+
+    @property
+    def input_buffer_bytes(self) -> float:
+        """The firmware's copy of one input, as it arrives over serial."""
+        return self.cost_model.ram_per_input_byte * self.input_bytes if self.cost_model else 0.0
 
     @property
     def estimated_ram_bytes(self) -> int:
-        return round(self.arena_bytes + self.board.stack_bytes + self.runtime_ram_bytes)
+        return round(self.arena_bytes + self.board.stack_bytes + self.input_buffer_bytes
+                     + self.runtime_ram_bytes)
 
     @property
     def flash_bytes(self) -> int:

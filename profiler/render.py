@@ -78,6 +78,7 @@ def profile_dict(profile) -> dict:
             "ram": {"bytes": profile.ram_bytes,
                     "estimated_bytes": profile.estimated_ram_bytes,
                     "arena": profile.arena_bytes, "stack": board.stack_bytes,
+                    "input_buffer": round(profile.input_buffer_bytes),
                     "runtime": round(profile.runtime_ram_bytes),
                     "measured_static_bytes": profile.measurement.ram_bytes
                     if profile.measurement else None},
@@ -172,7 +173,8 @@ def _totals_text(profile) -> list[str]:
         f"{format_size(profile.estimated_flash_bytes)})",
         f"RAM      {format_size(profile.ram_bytes)} {ram_basis} of {format_size(board.ram_bytes)}:"
         f" arena {format_size(profile.arena_bytes)} + stack {format_size(board.stack_bytes)} + "
-        f"runtime {format_size(profile.runtime_ram_bytes)}",
+        f"input buffer {format_size(profile.input_buffer_bytes)} + runtime "
+        f"{format_size(profile.runtime_ram_bytes)}",
         f"costs    {cost.path if cost else 'none'}"
         + (f" ({cost.provenance.get('summary', '')})" if cost and cost.provenance else ""),
     ]
