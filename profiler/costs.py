@@ -44,6 +44,7 @@ class KernelCost:
     coefficients: dict[str, float]      # feature name -> cycles per unit of it
     code_bytes: float = 0.0             # flash of one layer's function (without its tables)
     samples: int = 0                    # layers it was fitted on
+    fit_error: float = 0.0              # median relative error on those layers
 
     def cycles(self, features: dict[str, int]) -> float:
         return sum(c * features[name] for name, c in self.coefficients.items())
@@ -88,7 +89,8 @@ class CostModel:
             "ram_per_input_byte": round(self.ram_per_input_byte, 4),
             "kernels": {
                 name: {"coefficients": {f: round(c, 6) for f, c in k.coefficients.items()},
-                       "code_bytes": round(k.code_bytes, 1), "samples": k.samples}
+                       "code_bytes": round(k.code_bytes, 1), "samples": k.samples,
+                       "fit_error": round(k.fit_error, 4)}
                 for name, k in sorted(self.kernels.items())
             },
             "provenance": self.provenance,
@@ -112,7 +114,8 @@ class CostModel:
             kernels = {name: KernelCost(coefficients={f: float(c) for f, c in
                                                       k["coefficients"].items()},
                                         code_bytes=float(k.get("code_bytes", 0.0)),
-                                        samples=int(k.get("samples", 0)))
+                                        samples=int(k.get("samples", 0)),
+                                        fit_error=float(k.get("fit_error", 0.0)))
                        for name, k in data["kernels"].items()}
             core, unit = data["core"], data["unit"]
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
@@ -249,8 +252,9 @@ def fit_kernel(name: str, samples: list[tuple[LayerFacts, float]]) -> KernelCost
     x = np.array([[layer.features[f] for f in names] for layer, _ in samples], dtype=float)
     y = np.array([measured for _, measured in samples], dtype=float)
     coefficients = fit_nonnegative(x, y, 1.0 / np.maximum(y, 1.0))
+    errors = np.abs(x @ coefficients - y) / np.maximum(y, 1.0)
     return KernelCost(coefficients=dict(zip(names, map(float, coefficients))),
-                      samples=len(samples))
+                      samples=len(samples), fit_error=float(np.median(errors)))
 
 
 def fit_kernels(samples: list[tuple[LayerFacts, float]]) -> tuple[dict[str, KernelCost],

@@ -50,6 +50,9 @@ def profile_dict(profile) -> dict:
             "estimated": layer.estimated, "estimated_ms": _ms(profile, layer.estimated),
             "measured": layer.measured, "measured_ms": _ms(profile, layer.measured),
             "error": layer.error, "code_bytes": round(layer.code_bytes),
+            # How well this kernel's coefficients fit the calibration layers (median).
+            "kernel_fit_error": cost.kernels[f.kernel].fit_error
+            if cost and f.kernel in cost.kernels else None,
         })
     results = profile.check()
     return {
