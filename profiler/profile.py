@@ -194,6 +194,13 @@ class Profile:
         from tinyflow.profiler.render import profile_text
         return profile_text(self)
 
+    def __repr__(self) -> str:
+        from tinyflow.profiler.units import format_duration, format_size
+        latency = "unknown" if self.latency_s is None else format_duration(self.latency_s)
+        return (f"<Profile {self.model_name} on {self.board.name}: {len(self.layers)} layers, "
+                f"latency {latency}, flash {format_size(self.flash_bytes)}, "
+                f"RAM {format_size(self.ram_bytes)}, {'fits' if self.passed else 'does not fit'}>")
+
     def _repr_html_(self) -> str:
         from tinyflow.profiler.render import profile_notebook_html
         return profile_notebook_html(self)
