@@ -187,7 +187,10 @@ class Profile:
 
     def save_html(self, path: str | Path) -> Path:
         path = Path(path)
-        path.write_text(self.to_html())
+        try:
+            path.write_text(self.to_html())
+        except OSError as exc:
+            raise TinyflowError(f"{path}: cannot write the report: {exc.strerror}") from exc
         return path
 
     def __str__(self) -> str:
