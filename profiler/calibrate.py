@@ -21,7 +21,7 @@ import numpy as np
 import tinyflow
 from tinyflow.errors import CalibrationError, FirmwareSizeError
 from tinyflow.ir import load_model
-from tinyflow.memory import plan_memory
+from tinyflow.codegen import generate
 from tinyflow.profiler.board import board_limits
 from tinyflow.profiler.calibration_models import calibration_models
 from tinyflow.profiler.costs import CostModel, cache_dir, codegen_fingerprint, fit_kernels
@@ -36,9 +36,8 @@ def calibrate(board: str, output: str | Path | None = None, progress=print, *,
     samples, overheads, flash_rows, ram_rows, code_sizes = [], [], [], [], {}
     used, notes = [], []
     for name, tflite in calibration_models(cache_dir() / "calibration"):
-        model = load_model(tflite, name)
-        plan = plan_memory(model)
-        facts = layer_facts(model, plan)
+        generated = generate(load_model(tflite, name))    # as the firmware will build it
+        facts = layer_facts(generated)
         try:
             run = run_on_device(tflite, limits.name, port=port, emulate=emulate)
         except FirmwareSizeError as exc:    # a small board: calibrate on what fits
@@ -59,7 +58,7 @@ def calibrate(board: str, output: str | Path | None = None, progress=print, *,
         weights = sum(layer.weight_bytes for layer in facts)
         flash_rows.append(measured.flash_bytes - weights - sum(run.layer_code_bytes.values()))
         ram_rows.append((run.input_bytes,
-                         measured.ram_bytes - plan.arena_bytes - limits.stack_bytes))
+                         measured.ram_bytes - generated.plan.arena_bytes - limits.stack_bytes))
 
     if not used:
         raise CalibrationError(f"no calibration model fits {limits.name}")

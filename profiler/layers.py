@@ -11,8 +11,10 @@ picks, per kernel variant, the features its code really scales with.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
+from tinyflow.codegen.generator import GeneratedCode
 from tinyflow.codegen.ops import REGISTRY, Layer, Unsupported
 from tinyflow.codegen.quantize import same_padding
 from tinyflow.ir import Model, Operator
@@ -28,7 +30,7 @@ FEATURES = ("calls", "macs", "valid_macs", "taps", "window_rows", "pixels", "bor
 class LayerFacts:
     index: int
     op: str                         # TFLite opcode, e.g. "CONV_2D"
-    kernel: str                     # cost-model kernel variant, e.g. "conv_1x1"
+    kernel: str                     # cost-model kernel variant, e.g. "conv_direct"
     input_shapes: list[tuple]       # activation inputs only (weights are not listed)
     output_shapes: list[tuple]
     macs: int                       # textbook multiply-accumulates (see module docstring)
@@ -209,16 +211,24 @@ def _buffer_owners(model: Model, plan: MemoryPlan) -> dict[int, str]:
     return owners
 
 
-def layer_facts(model: Model, plan: MemoryPlan) -> list[LayerFacts]:
-    """Facts for every operator of ``model``, in execution order."""
+def _compiled_constants(generated: GeneratedCode) -> set[int]:
+    """Indices of the constant tensors the generated code keeps in flash. Operands the
+    generator folds into code (a reshape's new shape, PAD's paddings, MEAN's axes)
+    are not among them."""
+    weights_c = generated.files[f"{generated.prefix}_weights.c"]
+    return {int(i) for i in re.findall(rf"\b{generated.prefix}_w(\d+)\[", weights_c)}
+
+
+def layer_facts(generated: GeneratedCode) -> list[LayerFacts]:
+    """Facts for every layer of the generated code, in execution order."""
+    model, plan = generated.model, generated.plan
+    compiled = _compiled_constants(generated)
     owners = _buffer_owners(model, plan)
     facts = []
     for op in model.operators:
         activations_in = [model.tensors[i] for i in op.inputs
                           if i >= 0 and not model.tensors[i].is_constant]
-        # A reshape's constant operand (the new shape) is not compiled into the code.
-        constants = [] if op.opcode in ALIASING_OPS else [
-            model.tensors[i] for i in op.inputs if i >= 0 and model.tensors[i].is_constant]
+        constants = [model.tensors[i] for i in op.inputs if i in compiled]
         outputs = [model.tensors[i] for i in op.outputs]
         macs, features = _macs_and_features(op, model)
         params = _codegen_params(op, model, plan)

@@ -236,7 +236,7 @@ def profile(model: Model | str | Path, board: str = DEFAULT_BOARD,
     cost_model = costs if isinstance(costs, CostModel) else find_cost_model(limits, costs)
 
     generated = generate(model)             # the plan the firmware will really use
-    facts = layer_facts(model, generated.plan)
+    facts = layer_facts(generated)
     if measurement is not None and len(measurement.layer_counts) != len(facts):
         raise TinyflowError(f"{model.name}: the measurement times {len(measurement.layer_counts)} "
                             f"layers, the model has {len(facts)}: was it made with another model?")

@@ -9,7 +9,7 @@ import pytest
 
 from conftest import MLPERF_MODELS, mlperf_model
 from tinyflow.ir import Model, Operator, Quantization, Tensor
-from tinyflow.memory import plan_memory
+from tinyflow.codegen import generate
 from tinyflow.profiler.costs import CostModel, KernelCost, fit_kernels, fit_nonnegative
 from tinyflow.profiler.layers import layer_facts
 
@@ -38,7 +38,7 @@ def one_op_model(opcode, inputs, output_shape, options=None) -> Model:
 
 
 def facts_of(model):
-    return layer_facts(model, plan_memory(model))[0]
+    return layer_facts(generate(model))[0]
 
 
 def conv_options(stride=1, padding="VALID"):
