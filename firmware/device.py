@@ -56,9 +56,12 @@ def open_device(model, board: Board | str, *, port: str | None = None, emulate: 
         session = DeviceSession(port, timeout=timeout)
         try:
             info = session.handshake()
-            if info.get("model") != generated.model.name:
-                raise DeviceError(f"the device on {port} runs model '{info.get('model')}', not "
-                                  f"'{generated.model.name}': flash it first (`tinyflow flash`)")
+            expected = (generated.model.name, generated.model.sha256[:16])
+            found = (info.get("model"), info.get("model-sha256"))
+            if found != expected:
+                raise DeviceError(f"the device on {port} runs model '{found[0]}' (sha256 "
+                                  f"{found[1]}), not '{expected[0]}' ({expected[1]}): flash "
+                                  f"it first (`tinyflow flash`)")
             yield Device(board, runs_on, firmware, session, generated, runner)
         finally:
             session.close()

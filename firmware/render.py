@@ -70,6 +70,7 @@ def render_firmware(generated: GeneratedCode, board: Board) -> dict[str, str]:
     manifest = generated.manifest
     num, den, hz = counter_scale(board)
     common = dict(version=tinyflow.__version__, board=board, model_name=generated.model.name,
+                  model_sha256=generated.model.sha256,
                   prefix=generated.prefix, PREFIX=generated.prefix.upper())
     files = {name: text for name, text in generated.files.items()
              if name.endswith((".c", ".h"))}

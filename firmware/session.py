@@ -120,7 +120,7 @@ class DeviceSession:
         self.resync()
         info = {}
         for line in self.command("tf-info"):
-            match = re.match(r"^m-tf-([a-z-]+?)-\[(.*)\]$", line) or \
+            match = re.match(r"^m-tf-([a-z0-9-]+?)-\[(.*)\]$", line) or \
                 re.match(r"^m-tf-([a-z-]+)-(\d+)$", line)
             if match:
                 info[match.group(1)] = match.group(2)

@@ -308,3 +308,19 @@ def test_cli_build_reports_sizes(tmp_path, capsys):
     assert "ad01_int8 for nrf52840dk: flash " in out and "of 1,048,576 bytes" in out
     assert "weights 270,880" in out
     assert (tmp_path / "fw" / "firmware.hex").exists()
+
+
+def test_device_running_another_model_is_refused():
+    from tinyflow.boards import get_board
+    from tinyflow.firmware.build import build_firmware
+    from tinyflow.firmware.runners import get_runner
+
+    board = get_board("qemu-cortex-m4")
+    runner = get_runner(board)
+    try:
+        port = runner.run(build_firmware(mlperf_model("ad01_int8"), board))
+        with pytest.raises(DeviceError, match="runs model 'ad01_int8' .*not 'kws_ref_model'"):
+            measure(mlperf_model("kws_ref_model"), board.name, port=port, count=1)
+    finally:
+        runner.close()
+    assert not runner.alive
