@@ -23,6 +23,11 @@ _ENV = jinja2.Environment(
 _ENV.filters.update(size=format_size, duration=format_duration, count=format_count)
 
 
+def short_unit(time_unit: str) -> str:
+    """A column-header name for what the board's timer counts."""
+    return {"instructions": "instr", "nanoseconds": "ns"}.get(time_unit, time_unit)
+
+
 def _shape(shapes) -> str:
     return " ".join("x".join(str(d) for d in shape) for shape in shapes)
 
@@ -109,7 +114,7 @@ def _table(header: list[str], rows: list[list[str]], right: set[int]) -> list[st
 
 def profile_text(profile) -> str:
     board = profile.board
-    unit = "instr" if board.time_unit == "instructions" else "cycles"
+    unit = short_unit(board.time_unit)
     measured = profile.measurement is not None
     header = ["#", "op", "kernel", "in -> out", "MACs", "weights", "act in", "act out",
               "arena live", f"est {unit}", "est ms"]
@@ -219,6 +224,7 @@ def _context(profile) -> dict:
         memory_plot=plots.memory_timeline(profile),
         budget_plot=plots.budget_bars(profile.check()),
         shape=_shape, ms=lambda count: _ms(profile, count),
+        unit=short_unit(profile.board.time_unit),
     )
 
 
