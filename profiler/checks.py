@@ -181,6 +181,14 @@ def _flash(profile, limit: float, source: str) -> ConstraintResult:
         result.suggestion = (f"{_layer_label(heaviest)} holds {share:.0%} of flash in weights; "
                              f"removing {over / heaviest.facts.weight_bytes:.0%} of them "
                              "(fewer units or channels, pruning) would fit")
+    elif over > 0:
+        ranked = sorted(profile.layers, key=lambda layer: -layer.facts.weight_bytes)[:3]
+        held = sum(layer.facts.weight_bytes for layer in ranked)
+        result.suggestion = (
+            f"{format_size(over)} over, more than the largest layer's weights; layers "
+            f"{', '.join(str(layer.facts.index) for layer in ranked)} hold "
+            f"{format_size(held)} of weights: shrink those (fewer units or channels) "
+            "or use a board with more flash")
     else:
         result.suggestion = (f"the largest weights are {_layer_label(heaviest)} "
                              f"({format_size(heaviest.facts.weight_bytes)}, {share:.0%} of flash)")
