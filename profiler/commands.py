@@ -62,9 +62,8 @@ def _budget(args):
 
 
 def cmd_profile(args) -> int:
-    from tinyflow.profiler.profile import profile
-
     from tinyflow.profiler.device import measure_model, stored_measurement
+    from tinyflow.profiler.profile import profile
 
     budget = _budget(args)         # parse the budget first: a typo fails fast
     if args.measure:
