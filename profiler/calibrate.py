@@ -24,7 +24,8 @@ from tinyflow.ir import load_model
 from tinyflow.codegen import generate
 from tinyflow.profiler.board import board_limits
 from tinyflow.profiler.calibration_models import calibration_models
-from tinyflow.profiler.costs import CostModel, cache_dir, codegen_fingerprint, fit_kernels
+from tinyflow.profiler.costs import (CostModel, cache_dir, cache_root, codegen_fingerprint,
+                                     fit_kernels)
 from tinyflow.profiler.device import run_on_device
 from tinyflow.profiler.layers import layer_facts
 
@@ -35,7 +36,7 @@ def calibrate(board: str, output: str | Path | None = None, progress=print, *,
     limits = board_limits(board)
     samples, overheads, flash_rows, ram_rows, code_sizes = [], [], [], [], {}
     used, notes = [], []
-    for name, tflite in calibration_models(cache_dir() / "calibration"):
+    for name, tflite in calibration_models(cache_root() / "calibration-models"):
         generated = generate(load_model(tflite, name))    # as the firmware will build it
         facts = layer_facts(generated)
         try:

@@ -30,11 +30,16 @@ from tinyflow.profiler.layers import FEATURES, LayerFacts
 FORMAT_VERSION = 1
 
 
+def cache_root() -> Path:
+    """tinyflow's cache (as the other stages use it): $TINYFLOW_CACHE, else
+    $XDG_CACHE_HOME/tinyflow, else ~/.cache/tinyflow."""
+    return Path(os.environ.get("TINYFLOW_CACHE") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "tinyflow"))
+
+
 def cache_dir() -> Path:
-    """Where calibrated cost models are kept (shared with tinyflow's other caches)."""
-    root = os.environ.get("TINYFLOW_CACHE") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "tinyflow")
-    return Path(root) / "costs"
+    """Where calibrated cost models are kept: <cache>/costs/<board>.json."""
+    return cache_root() / "costs"
 
 
 @dataclass

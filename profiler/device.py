@@ -21,7 +21,7 @@ import numpy as np
 
 from tinyflow.errors import TinyflowError
 from tinyflow.ir import Model, load_model
-from tinyflow.profiler.costs import cache_dir, source_fingerprint
+from tinyflow.profiler.costs import cache_root, source_fingerprint
 from tinyflow.profiler.profile import Measurement
 
 # Inferences timed per measurement: guest instruction counts on QEMU are nearly
@@ -61,7 +61,7 @@ def _stored_path(model, board: str) -> Path:
         model = load_model(model)
     key = "\n".join([model.sha256, board, source_fingerprint("tinyflow.codegen"),
                      source_fingerprint("tinyflow.firmware")])
-    return (cache_dir().parent / "measurements"
+    return (cache_root() / "measurements"
             / f"{model.name}-{hashlib.sha256(key.encode()).hexdigest()[:20]}.json")
 
 
