@@ -8,6 +8,8 @@ the device measured: total latency, each layer's latency (median / 90th percenti
     .venv/bin/python benchmarks/profile_accuracy.py [--board qemu-cortex-m4]
         [--costs FILE] [--json benchmarks/results/profile_accuracy.json]
 
+The models are read from $TINYFLOW_MLPERF_DIR (default ../shared/models/mlperf-tiny).
+
 Without --costs the board's cost model is used (calibrated cache, else shipped);
 run `tinyflow calibrate --board B` first for a fresh one.
 """
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 from pathlib import Path
@@ -23,7 +26,8 @@ from pathlib import Path
 import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
-MODELS_DIR = REPO.parent / "shared" / "models" / "mlperf-tiny"
+MODELS_DIR = Path(os.environ.get("TINYFLOW_MLPERF_DIR",
+                                 REPO.parent / "shared" / "models" / "mlperf-tiny"))
 MODELS = ["kws_ref_model", "vww_96_int8", "pretrainedResnet_quant", "ad01_int8"]
 
 
