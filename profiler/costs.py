@@ -212,6 +212,8 @@ KERNEL_FEATURES = {
     "avg_pool": ["calls", "valid_macs", "window_rows", "outputs"],
     "max_pool": ["calls", "valid_macs", "window_rows", "outputs"],
     "mean": ["calls", "inputs"],
+    "add": ["calls", "outputs", "signed_operands"],
+    "mul": ["calls", "outputs", "signed_operands"],
     "softmax": ["calls", "outputs", "rows"],
     "reshape": ["calls"],
 }

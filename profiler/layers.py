@@ -23,7 +23,7 @@ from tinyflow.memory import ALIASING_OPS, MemoryPlan
 
 # Every cost feature a layer has (see _macs_and_features for their meaning).
 FEATURES = ("calls", "macs", "valid_macs", "taps", "window_rows", "pixels", "border_outputs",
-            "patch", "inputs", "outputs", "rows", "table_bytes")
+            "patch", "inputs", "outputs", "signed_operands", "rows", "table_bytes")
 
 
 @dataclass
@@ -137,7 +137,8 @@ def _macs_and_features(op: Operator, model: Model) -> tuple[int, dict]:
     Features (all counts over the whole layer): calls (1), macs (textbook),
     valid_macs (padding taps skipped), taps / window_rows (window taps and rows
     inside the input), pixels, border_outputs (outputs whose window is clipped by
-    padding), patch (input values an
+    padding), signed_operands (element-wise outputs times operands that may be
+    negative after their offset), patch (input values an
     im2col gathers: pixels x window x input channels), outputs and inputs
     (elements), rows (of a fully connected or softmax layer).
     """
@@ -186,8 +187,12 @@ def _macs_and_features(op: Operator, model: Model) -> tuple[int, dict]:
         return macs, features
 
     if op.opcode in ("ADD", "MUL"):
-        # One arithmetic op per output element (with broadcasting, per output).
-        features.update(macs=outputs, valid_macs=outputs)
+        # One arithmetic op per output element (with broadcasting, per output). An
+        # operand with zero point -128 is non-negative once offset, which lets the
+        # compiler drop the sign handling of its rescaling: the others cost more.
+        signed = sum(1 for i in op.inputs[:2]
+                     if tensors[i].quantization and tensors[i].zero_point != -128)
+        features.update(macs=outputs, valid_macs=outputs, signed_operands=outputs * signed)
         return outputs, features
 
     if op.opcode == "SOFTMAX":

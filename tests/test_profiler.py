@@ -116,6 +116,8 @@ def test_add_macs_one_per_output_element():
     facts = facts_of(model)
     assert facts.macs == 4 * 4 * 6
     assert facts.input_bytes == 2 * 96 and facts.output_bytes == 96
+    # Zero point 0 (not -128): both operands may be negative after their offset.
+    assert facts.features["signed_operands"] == 2 * 96
     # Both inputs and the output are live while ADD runs.
     assert facts.arena_live_bytes == 3 * 96
 
