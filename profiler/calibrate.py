@@ -24,8 +24,8 @@ from tinyflow.ir import load_model
 from tinyflow.codegen import generate
 from tinyflow.profiler.board import board_limits
 from tinyflow.profiler.calibration_models import calibration_models
-from tinyflow.profiler.costs import (CostModel, cache_dir, cache_root, codegen_fingerprint,
-                                     fit_kernels)
+from tinyflow.profiler.costs import (CostModel, cache_dir, cache_root, fit_kernels,
+                                     timed_code_fingerprint)
 from tinyflow.profiler.device import run_on_device
 from tinyflow.profiler.layers import layer_facts
 
@@ -81,7 +81,7 @@ def calibrate(board: str, output: str | Path | None = None, progress=print, *,
             "models": used,
             "layers": layers,
             "tinyflow_version": tinyflow.__version__,
-            "codegen": codegen_fingerprint(),
+            "sources": timed_code_fingerprint(),
             "summary": f"calibrated on {limits.name} with {len(used)} models, {layers} layers",
         },
     )

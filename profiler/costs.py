@@ -150,8 +150,9 @@ class CostModel:
 def source_fingerprint(package: str) -> str:
     """A hash of a tinyflow package's sources and templates (e.g. "tinyflow.codegen").
 
-    Coefficients describe the C that tinyflow generates; when the generator
-    changes, a cost model calibrated before may be off, and the profile says so.
+    Coefficients describe the C that tinyflow generates and the firmware compiles;
+    when either changes, a cost model calibrated before may be off, and the profile
+    says so.
     """
     digest = hashlib.sha256()
     root = resources.files(package)
@@ -169,8 +170,10 @@ def source_fingerprint(package: str) -> str:
     return digest.hexdigest()[:16]
 
 
-def codegen_fingerprint() -> str:
-    return source_fingerprint("tinyflow.codegen")
+def timed_code_fingerprint() -> str:
+    """What the device times is the generated C compiled into the firmware with the
+    firmware's flags: a change to either may change every coefficient."""
+    return f"{source_fingerprint('tinyflow.codegen')}-{source_fingerprint('tinyflow.firmware')}"
 
 
 def shipped_cost_file(core: str):

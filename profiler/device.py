@@ -21,7 +21,7 @@ import numpy as np
 
 from tinyflow.errors import TinyflowError
 from tinyflow.ir import Model, load_model
-from tinyflow.profiler.costs import cache_root, source_fingerprint
+from tinyflow.profiler.costs import cache_root, timed_code_fingerprint
 from tinyflow.profiler.profile import Measurement
 
 # Inferences timed per measurement: guest instruction counts on QEMU are nearly
@@ -59,8 +59,7 @@ def stored_measurement(model, board: str) -> Measurement | None:
 def _stored_path(model, board: str) -> Path:
     if not isinstance(model, Model):
         model = load_model(model)
-    key = "\n".join([model.sha256, board, source_fingerprint("tinyflow.codegen"),
-                     source_fingerprint("tinyflow.firmware")])
+    key = "\n".join([model.sha256, board, timed_code_fingerprint()])
     return (cache_root() / "measurements"
             / f"{model.name}-{hashlib.sha256(key.encode()).hexdigest()[:20]}.json")
 

@@ -18,7 +18,7 @@ from tinyflow.errors import TinyflowError
 from tinyflow.ir import Model, load_model
 from tinyflow.profiler.board import BoardLimits, board_limits
 from tinyflow.profiler.budget import Budget
-from tinyflow.profiler.costs import CostModel, codegen_fingerprint, find_cost_model
+from tinyflow.profiler.costs import CostModel, find_cost_model, timed_code_fingerprint
 from tinyflow.profiler.layers import LayerFacts, layer_facts
 
 DEFAULT_BOARD = "qemu-cortex-m4"
@@ -150,10 +150,11 @@ class Profile:
         if missing:
             notes.append(f"no coefficients for {', '.join(missing)}: the latency total is "
                          f"unknown; run `tinyflow calibrate --board {self.board.name}`")
-        calibrated_for = cost.provenance.get("codegen")
-        if calibrated_for and calibrated_for != codegen_fingerprint():
-            notes.append("the cost model was calibrated against another version of the code "
-                         f"generator: run `tinyflow calibrate --board {self.board.name}`")
+        calibrated_for = cost.provenance.get("sources")
+        if calibrated_for and calibrated_for != timed_code_fingerprint():
+            notes.append("the cost model was calibrated against other code generator or "
+                         "firmware sources than these: run "
+                         f"`tinyflow calibrate --board {self.board.name}`")
         if cost.unit != self.board.time_unit:
             notes.append(f"the cost model counts {cost.unit}, the board's timer "
                          f"{self.board.time_unit}")
