@@ -15,7 +15,6 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import jinja2
 import numpy as np
 
 import tinyflow
@@ -24,6 +23,7 @@ from tinyflow.codegen.ops.base import C_TYPES
 from tinyflow.errors import UnsupportedModelError
 from tinyflow.ir import Model, load_model
 from tinyflow.memory import MemoryPlan, plan_memory
+from tinyflow.templating import template_environment
 
 MANIFEST_VERSION = 1
 
@@ -44,14 +44,7 @@ def _c_float(value: float) -> str:
     return f"{float(np.float32(value))!r}f"
 
 
-_ENV = jinja2.Environment(
-    loader=jinja2.PackageLoader("tinyflow.codegen", "templates"),
-    undefined=jinja2.StrictUndefined,
-    trim_blocks=True,
-    lstrip_blocks=True,
-    keep_trailing_newline=True,
-    autoescape=False,
-)
+_ENV = template_environment("tinyflow.codegen")
 _ENV.filters["carray"] = _carray
 _ENV.filters["cfloat"] = _c_float
 

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from fractions import Fraction
 
-import jinja2
 
 import tinyflow
 from tinyflow.boards import Board, MemoryRegion
 from tinyflow.codegen.generator import GeneratedCode
+from tinyflow.templating import template_environment
 
 # Command line buffer: long enough for ~250 input bytes per `db` command (fewer round
 # trips than MLPerf's 31 bytes), small enough for a 16 KB RAM part.
@@ -21,14 +21,7 @@ COMMAND_BYTES = 512
 # Files copied verbatim (hand-written C headers) next to the rendered ones.
 STATIC_FILES = ("platform.h", "tf_hooks.h")
 
-_ENV = jinja2.Environment(
-    loader=jinja2.PackageLoader("tinyflow.firmware", "templates"),
-    undefined=jinja2.StrictUndefined,
-    trim_blocks=True,
-    lstrip_blocks=True,
-    keep_trailing_newline=True,
-    autoescape=False,
-)
+_ENV = template_environment("tinyflow.firmware")
 
 
 def counter_scale(board: Board) -> tuple[int, int, int]:
