@@ -33,9 +33,6 @@ class Budget:
                    if getattr(override, f.name) is not None}
         return replace(self, **changes)
 
-    def is_empty(self) -> bool:
-        return all(getattr(self, f.name) is None for f in fields(self))
-
     def to_dict(self) -> dict:
         return {f.name: getattr(self, f.name) for f in fields(self)
                 if getattr(self, f.name) is not None}
