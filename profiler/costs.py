@@ -147,33 +147,41 @@ class CostModel:
         return cls.from_dict(data, str(path))
 
 
-def source_fingerprint(package: str) -> str:
-    """A hash of a tinyflow package's sources and templates (e.g. "tinyflow.codegen").
+# The sources that decide which C the device runs and how it is compiled: the op
+# templates and their prepare steps, the firmware templates and its compile flags.
+# Refactors elsewhere (how templates are loaded, the CLI) leave the timed code as is.
+TIMED_SOURCES = {
+    "tinyflow.codegen": ("templates/", "ops/", "quantize.py"),
+    "tinyflow.firmware": ("templates/", "build.py"),
+}
 
-    Coefficients describe the C that tinyflow generates and the firmware compiles;
-    when either changes, a cost model calibrated before may be off, and the profile
-    says so.
-    """
+
+def source_fingerprint(package: str, prefixes: tuple[str, ...]) -> str:
+    """A hash of the files of a tinyflow package whose paths start with ``prefixes``."""
     digest = hashlib.sha256()
     root = resources.files(package)
-    stack, files = [root], []
+    stack, files = [(root, "")], []
     while stack:
-        for entry in stack.pop().iterdir():
+        directory, relative = stack.pop()
+        for entry in directory.iterdir():
+            path = relative + entry.name
             if entry.is_dir():
                 if entry.name != "__pycache__":
-                    stack.append(entry)
-            elif entry.name.endswith((".py", ".j2", ".h", ".c", ".ld")):
-                files.append(entry)
-    for entry in sorted(files, key=str):
-        digest.update(str(entry).replace(str(root), "").encode())
+                    stack.append((entry, path + "/"))
+            elif path.startswith(prefixes) and not path.endswith(".pyc"):
+                files.append((path, entry))
+    for path, entry in sorted(files, key=lambda item: item[0]):
+        digest.update(path.encode())
         digest.update(entry.read_bytes())
     return digest.hexdigest()[:16]
 
 
 def timed_code_fingerprint() -> str:
-    """What the device times is the generated C compiled into the firmware with the
-    firmware's flags: a change to either may change every coefficient."""
-    return f"{source_fingerprint('tinyflow.codegen')}-{source_fingerprint('tinyflow.firmware')}"
+    """Coefficients describe the C that tinyflow generates, compiled with the firmware's
+    flags: when either changes, a cost model calibrated before may be off, and the
+    profile says so (and stored measurements no longer apply)."""
+    return "-".join(source_fingerprint(package, prefixes)
+                    for package, prefixes in TIMED_SOURCES.items())
 
 
 def shipped_cost_file(core: str):
