@@ -194,14 +194,20 @@ def find_cost_model(board, path: str | Path | None = None) -> CostModel | None:
     """The cost model for ``board`` (a BoardLimits), by the order in the module docstring."""
     if path is not None:
         return CostModel.load(path)
-    cached = cache_dir() / f"{board.name}.json"
-    if cached.is_file():
-        return CostModel.load(cached)
-    shipped = shipped_cost_file(board.core)
-    if shipped is not None:
-        return CostModel.from_dict(json.loads(shipped.read_text()),
+    cached_file = cache_dir() / f"{board.name}.json"
+    cached = CostModel.load(cached_file) if cached_file.is_file() else None
+    shipped_file = shipped_cost_file(board.core)
+    shipped = (CostModel.from_dict(json.loads(shipped_file.read_text()),
                                    f"tinyflow/profiler/costs/{board.core}.json")
-    return None
+               if shipped_file is not None else None)
+    # A calibration of code tinyflow no longer generates loses to a shipped model of
+    # the current code; otherwise the user's own calibration wins.
+    current = timed_code_fingerprint()
+    if (cached is not None and shipped is not None
+            and cached.provenance.get("sources") != current
+            and shipped.provenance.get("sources") == current):
+        return shipped
+    return cached or shipped
 
 
 # --- fitting ---------------------------------------------------------------
