@@ -42,7 +42,7 @@ def section_sizes(object_file: Path) -> dict[str, int]:
 
 def measure(name: str) -> dict:
     from tinyflow.codegen import generate
-    from tinyflow.ir import load_model
+    from tinyflow.codegen.ir import load_model
     from tinyflow.reference import tflm_arena_bytes
 
     path = MODELS_DIR / f"{name}.tflite"

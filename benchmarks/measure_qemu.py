@@ -68,7 +68,7 @@ def time_cli_measure(cold: bool) -> float:
 
 def measure_model(name: str) -> dict:
     from tinyflow.firmware.measure import baseline_inputs, measure
-    from tinyflow.ir import load_model
+    from tinyflow.codegen.ir import load_model
 
     path = MODELS_DIR / f"{name}.tflite"
     inputs = baseline_inputs(load_model(path))

@@ -9,9 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,9 +18,9 @@ import tinyflow
 from tinyflow.codegen.ops import REGISTRY, Layer, Unsupported
 from tinyflow.codegen.ops.base import C_TYPES
 from tinyflow.errors import UnsupportedModelError
-from tinyflow.ir import Model, load_model
-from tinyflow.memory import MemoryPlan, plan_memory
-from tinyflow.templating import template_environment
+from tinyflow.codegen.ir import Model, load_model
+from tinyflow.codegen.memory import MemoryPlan, plan_memory
+from tinyflow.common import publish_dir, template_environment
 
 MANIFEST_VERSION = 1
 
@@ -67,7 +64,7 @@ class GeneratedCode:
         return self.manifest["weight_bytes"]
 
     def write(self, out_dir: str | Path) -> Path:
-        return write_atomically(self.files, Path(out_dir))
+        return publish_dir(self.files, out_dir)
 
     def __str__(self) -> str:
         m = self.manifest
@@ -209,28 +206,3 @@ def render_host_main(generated: GeneratedCode) -> str:
         version=tinyflow.__version__, model_name=generated.model.name,
         model_sha256=generated.model.sha256, prefix=generated.prefix, inputs=inputs,
         outputs=outputs)
-
-
-def write_atomically(files: dict[str, str], out_dir: Path) -> Path:
-    """Write all files into out_dir, or nothing: a failure leaves no half-written directory."""
-    out_dir = Path(out_dir)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(staging, 0o777 & ~umask)  # mkdtemp makes it private; the result is not
-    try:
-        for name, text in files.items():
-            (staging / name).write_text(text)
-        if out_dir.exists():
-            backup = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.old.", dir=out_dir.parent))
-            backup.rmdir()
-            os.rename(out_dir, backup)
-            os.rename(staging, out_dir)
-            shutil.rmtree(backup, ignore_errors=True)
-        else:
-            os.rename(staging, out_dir)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    return out_dir

@@ -15,9 +15,10 @@ from pathlib import Path
 
 import numpy as np
 
+from tinyflow.codegen.batch import check_inputs, split_outputs
 from tinyflow.codegen.generator import GeneratedCode, generate, render_host_main
 from tinyflow.errors import BuildError, InputError, ToolNotFoundError
-from tinyflow.ir import Model
+from tinyflow.codegen.ir import Model
 
 HOST_CFLAGS = ["-std=c99", "-O2", "-Wall", "-Wextra", "-Werror"]
 
@@ -48,49 +49,6 @@ class HostModel:
             raise BuildError(f"host runner for {self.model.name} failed "
                              f"(exit {result.returncode}): {result.stderr.decode().strip()}")
         return split_outputs(self.model, result.stdout, batch)
-
-
-def check_inputs(model: Model, inputs) -> list[np.ndarray]:
-    """Validate a batch against the model's inputs: count, dtype and shape."""
-    if isinstance(inputs, np.ndarray):
-        inputs = [inputs]
-    inputs = list(inputs)
-    expected = model.input_tensors
-    if len(inputs) != len(expected):
-        raise InputError(f"{model.name} has {len(expected)} input(s), got {len(inputs)}")
-    arrays, batch = [], None
-    for position, (array, tensor) in enumerate(zip(inputs, expected)):
-        array = np.asarray(array)
-        where = f"{model.name} input {position} '{tensor.name}'"
-        if array.dtype != np.dtype(tensor.dtype):
-            raise InputError(f"{where} takes {tensor.dtype}, got {array.dtype}")
-        sample_shape = tuple(tensor.shape)
-        if array.shape == sample_shape and sample_shape[:1] == (1,):
-            array = array.reshape((1,) + sample_shape)   # a single sample without a batch axis
-        if tuple(array.shape[1:]) != sample_shape:
-            raise InputError(f"{where} takes batches of shape (N, "
-                             f"{', '.join(map(str, sample_shape))}), got {array.shape}")
-        if batch is not None and array.shape[0] != batch:
-            raise InputError(f"{where}: batch of {array.shape[0]}, other inputs have {batch}")
-        batch = array.shape[0]
-        arrays.append(np.ascontiguousarray(array))
-    return arrays
-
-
-def split_outputs(model: Model, raw: bytes, batch: int) -> list[np.ndarray]:
-    tensors = model.output_tensors
-    per_sample = sum(t.nbytes for t in tensors)
-    if len(raw) != per_sample * batch:
-        raise BuildError(f"{model.name}: expected {per_sample * batch} output bytes, "
-                         f"got {len(raw)}")
-    outputs = [np.empty((batch,) + tuple(t.shape), dtype=t.dtype) for t in tensors]
-    offset = 0
-    for i in range(batch):
-        for out, tensor in zip(outputs, tensors):
-            out[i] = np.frombuffer(raw, dtype=tensor.dtype, count=tensor.num_elements,
-                                   offset=offset).reshape(tensor.shape)
-            offset += tensor.nbytes
-    return outputs
 
 
 def compile_host(model, *, cc: str = "gcc", extra_cflags=(), cache: bool = True) -> HostModel:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 import shutil
 import sys
@@ -20,10 +19,11 @@ from pathlib import Path
 
 from tinyflow.boards import Board, MemoryRegion, get_board
 from tinyflow.codegen.generator import GeneratedCode, generate
+from tinyflow.common import cache_dir, publish_dir
 from tinyflow.errors import BuildError, FirmwareSizeError
 from tinyflow.firmware.process import Commands, require_tool
 from tinyflow.firmware.render import linker_script, render_firmware
-from tinyflow.ir import Model
+from tinyflow.codegen.ir import Model
 
 TOOLCHAIN = "arm-none-eabi-"
 INSTALL_HINT = "apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi (or run scripts/setup)"
@@ -99,12 +99,6 @@ class BuildResult:
                 f"{self.flash_limit:,} bytes ({100 * self.flash_bytes / self.flash_limit:.1f}%), "
                 f"RAM {self.ram_bytes:,} of {self.ram_limit:,} bytes "
                 f"({100 * self.ram_bytes / self.ram_limit:.1f}%): {self.elf}")
-
-
-def _cache_root() -> Path:
-    root = os.environ.get("TINYFLOW_CACHE") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "tinyflow")
-    return Path(root) / "firmware"
 
 
 def read_sections(elf: Path, commands: Commands | None = None,
@@ -212,11 +206,11 @@ class FirmwareBuilder:
                                        libs=LDLIBS, toolchain=version), sort_keys=True)
         digest = hashlib.sha256(key_material.encode()).hexdigest()[:20]
         name = generated.model.name
-        cache_dir = _cache_root() / board.name.replace("@", "-on-") / f"{name}-{digest}"
-        record = cache_dir / "build.json"
+        entry = cache_dir("firmware") / board.name.replace("@", "-on-") / f"{name}-{digest}"
+        record = entry / "build.json"
         if use_cache and record.exists():
             result = self._load(record)
-            self.progress(f"{name} for {board.name}: cached build {cache_dir}")
+            self.progress(f"{name} for {board.name}: cached build {entry}")
             return self._export(result, out_dir)
 
         with tempfile.TemporaryDirectory(prefix="tinyflow-fw-") as tmp:
@@ -237,8 +231,8 @@ class FirmwareBuilder:
             images = ("firmware.elf", "firmware.elf") if board.native else (
                 "firmware.hex", "firmware.bin")
             result = BuildResult(
-                board=board.name, model=name, directory=cache_dir, elf=cache_dir / elf.name,
-                hex=cache_dir / images[0], bin=cache_dir / images[1],
+                board=board.name, model=name, directory=entry, elf=entry / elf.name,
+                hex=entry / images[0], bin=entry / images[1],
                 sections=sections, flash_bytes=flash, ram_bytes=ram,
                 flash_limit=board.flash.size_bytes, ram_limit=board.ram.size_bytes,
                 breakdown=_breakdown(sections, symbols, generated.prefix, board),
@@ -247,13 +241,8 @@ class FirmwareBuilder:
                                                          sort_keys=True) + "\n")
             (build / "manifest.json").write_text(generated.files["manifest.json"])
             # Publish the whole directory at once: a cache entry is complete or absent.
-            cache_dir.parent.mkdir(parents=True, exist_ok=True)
-            staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=cache_dir.parent))
-            shutil.copytree(build, staging, dirs_exist_ok=True)
-            try:
-                os.rename(staging, cache_dir)
-            except OSError:       # another process published the same build first
-                shutil.rmtree(staging, ignore_errors=True)
+            publish_dir({p.name: p for p in build.iterdir() if p.is_file()},
+                        entry)
         self.progress(f"{name} for {board.name}: flash {flash:,} B, RAM {ram:,} B")
         return self._export(result, out_dir)
 

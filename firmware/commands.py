@@ -121,9 +121,9 @@ def cmd_flash(args) -> int:
 
 
 def cmd_measure(args) -> int:
-    from tinyflow.commands import load_inputs
+    from tinyflow.codegen.batch import load_inputs
     from tinyflow.firmware.measure import measure
-    from tinyflow.ir import load_model
+    from tinyflow.codegen.ir import load_model
 
     _setup(args)
     inputs = load_inputs(args.inputs, load_model(args.model)) if args.inputs else None

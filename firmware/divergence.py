@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tinyflow.firmware.infer import sample_bytes
+from tinyflow.codegen.batch import sample_bytes
 
 
 def reference_layer_outputs(model_bytes: bytes, arrays: list[np.ndarray], sample: int,

@@ -4,14 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from tinyflow.codegen.host import check_inputs, split_outputs
+from tinyflow.codegen.batch import check_inputs, sample_bytes, split_outputs
 from tinyflow.firmware.device import open_device
-from tinyflow.ir import Model
-
-
-def sample_bytes(arrays: list[np.ndarray], index: int) -> bytes:
-    """One sample's input bytes, all inputs concatenated (the device's db buffer layout)."""
-    return b"".join(np.ascontiguousarray(a[index]).tobytes() for a in arrays)
+from tinyflow.codegen.ir import Model
 
 
 def run_batch(device, arrays: list[np.ndarray], progress=None) -> tuple[list[np.ndarray], list]:

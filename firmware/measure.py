@@ -17,12 +17,12 @@ import numpy as np
 
 from tinyflow.boards import get_board
 from tinyflow.codegen.generator import generate
-from tinyflow.codegen.host import check_inputs
+from tinyflow.codegen.batch import check_inputs, sample_bytes
 from tinyflow.firmware.device import open_device
 from tinyflow.firmware.divergence import first_divergent_layer
-from tinyflow.firmware.infer import run_batch, sample_bytes
+from tinyflow.firmware.infer import run_batch
 from tinyflow.errors import InputError
-from tinyflow.ir import Model, load_model
+from tinyflow.codegen.ir import Model, load_model
 
 
 def random_inputs(model: Model, count: int, seed: int = 0) -> list[np.ndarray]:

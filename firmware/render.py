@@ -12,7 +12,7 @@ from fractions import Fraction
 import tinyflow
 from tinyflow.boards import Board, MemoryRegion
 from tinyflow.codegen.generator import GeneratedCode
-from tinyflow.templating import template_environment
+from tinyflow.common import template_environment
 
 # Command line buffer: long enough for ~250 input bytes per `db` command (fewer round
 # trips than MLPerf's 31 bytes), small enough for a 16 KB RAM part.

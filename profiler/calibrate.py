@@ -20,12 +20,12 @@ import numpy as np
 
 import tinyflow
 from tinyflow.errors import CalibrationError, FirmwareSizeError
-from tinyflow.ir import load_model
+from tinyflow.codegen.ir import load_model
 from tinyflow.codegen import generate
 from tinyflow.profiler.board import board_limits
 from tinyflow.profiler.calibration_models import calibration_models
-from tinyflow.profiler.costs import (CostModel, cache_dir, cache_root, fit_kernels,
-                                     timed_code_fingerprint)
+from tinyflow.common import cache_dir
+from tinyflow.profiler.costs import CostModel, costs_dir, fit_kernels, timed_code_fingerprint
 from tinyflow.profiler.device import run_on_device
 from tinyflow.profiler.layers import layer_facts
 
@@ -36,7 +36,7 @@ def calibrate(board: str, output: str | Path | None = None, progress=print, *,
     limits = board_limits(board)
     samples, overheads, flash_rows, ram_rows, code_sizes = [], [], [], [], {}
     used, notes = [], []
-    for name, tflite in calibration_models(cache_root() / "calibration-models"):
+    for name, tflite in calibration_models(cache_dir("calibration-models")):
         generated = generate(load_model(tflite, name))    # as the firmware will build it
         facts = layer_facts(generated)
         try:
@@ -85,7 +85,7 @@ def calibrate(board: str, output: str | Path | None = None, progress=print, *,
             "summary": f"calibrated on {limits.name} with {len(used)} models, {layers} layers",
         },
     )
-    path = cost.save(output or cache_dir() / f"{limits.name}.json")
+    path = cost.save(output or costs_dir() / f"{limits.name}.json")
     cost.path = str(path)
     return cost, path, "\n".join([fit_report(cost, samples)] + notes)
 

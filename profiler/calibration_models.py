@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from tinyflow.common import publish_file
 from tinyflow.errors import CalibrationError
 
 REPRESENTATIVE_SAMPLES = 16
@@ -231,9 +232,7 @@ def calibration_models(cache: Path) -> list[tuple[str, bytes]]:
         if not path.exists():
             for stale in cache.glob(f"{builder.__name__}-*.tflite"):
                 stale.unlink()      # from an older version of the builder
-            staged = path.with_name(f".{path.name}.partial")
-            staged.write_bytes(_convert(builder, seed))
-            staged.replace(path)
+            publish_file(path, _convert(builder, seed))
         models.append((builder.__name__, path.read_bytes()))
     return models
 

@@ -17,29 +17,22 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
 import numpy as np
 
+from tinyflow.common import cache_dir, publish_file
 from tinyflow.errors import CalibrationError, TinyflowError
 from tinyflow.profiler.layers import FEATURES, LayerFacts
 
 FORMAT_VERSION = 1
 
 
-def cache_root() -> Path:
-    """tinyflow's cache (as the other stages use it): $TINYFLOW_CACHE, else
-    $XDG_CACHE_HOME/tinyflow, else ~/.cache/tinyflow."""
-    return Path(os.environ.get("TINYFLOW_CACHE") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "tinyflow"))
-
-
-def cache_dir() -> Path:
+def costs_dir() -> Path:
     """Where calibrated cost models are kept: <cache>/costs/<board>.json."""
-    return cache_root() / "costs"
+    return cache_dir("costs")
 
 
 @dataclass
@@ -102,12 +95,7 @@ class CostModel:
         }
 
     def save(self, path: str | Path) -> Path:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        staged = path.with_name(f".{path.name}.partial")
-        staged.write_text(json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n")
-        staged.replace(path)
-        return path
+        return publish_file(path, json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n")
 
     @classmethod
     def from_dict(cls, data: dict, path: str = "") -> "CostModel":
@@ -194,7 +182,7 @@ def find_cost_model(board, path: str | Path | None = None) -> CostModel | None:
     """The cost model for ``board`` (a BoardLimits), by the order in the module docstring."""
     if path is not None:
         return CostModel.load(path)
-    cached_file = cache_dir() / f"{board.name}.json"
+    cached_file = costs_dir() / f"{board.name}.json"
     cached = CostModel.load(cached_file) if cached_file.is_file() else None
     shipped_file = shipped_cost_file(board.core)
     shipped = (CostModel.from_dict(json.loads(shipped_file.read_text()),

@@ -20,8 +20,9 @@ from pathlib import Path
 import numpy as np
 
 from tinyflow.errors import TinyflowError
-from tinyflow.ir import Model, load_model
-from tinyflow.profiler.costs import cache_root, timed_code_fingerprint
+from tinyflow.codegen.ir import Model, load_model
+from tinyflow.common import cache_dir, publish_file
+from tinyflow.profiler.costs import timed_code_fingerprint
 from tinyflow.profiler.profile import Measurement
 
 # Inferences timed per measurement: guest instruction counts on QEMU are nearly
@@ -60,16 +61,13 @@ def _stored_path(model, board: str) -> Path:
     if not isinstance(model, Model):
         model = load_model(model)
     key = "\n".join([model.sha256, board, timed_code_fingerprint()])
-    return (cache_root() / "measurements"
+    return (cache_dir("measurements")
             / f"{model.name}-{hashlib.sha256(key.encode()).hexdigest()[:20]}.json")
 
 
 def _store(model, board: str, measurement: Measurement) -> None:
-    path = _stored_path(model, board)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    staged = path.with_name(f".{path.name}.partial")
-    staged.write_text(json.dumps(dataclasses.asdict(measurement), indent=2, sort_keys=True))
-    staged.replace(path)
+    publish_file(_stored_path(model, board),
+                 json.dumps(dataclasses.asdict(measurement), indent=2, sort_keys=True))
 
 
 def run_on_device(model, board: str, *, port: str | None = None, emulate: bool = False,

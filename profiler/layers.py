@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from tinyflow.codegen.generator import GeneratedCode
 from tinyflow.codegen.ops import REGISTRY, Layer, Unsupported
 from tinyflow.codegen.quantize import same_padding
-from tinyflow.ir import Model, Operator
-from tinyflow.memory import ALIASING_OPS, MemoryPlan
+from tinyflow.codegen.ir import Model, Operator
+from tinyflow.codegen.memory import ALIASING_OPS, MemoryPlan
 
 
 # Every cost feature a layer has (see _macs_and_features for their meaning).

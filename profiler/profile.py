@@ -15,7 +15,7 @@ from pathlib import Path
 
 from tinyflow.codegen import generate
 from tinyflow.errors import TinyflowError
-from tinyflow.ir import Model, load_model
+from tinyflow.codegen.ir import Model, load_model
 from tinyflow.profiler.board import BoardLimits, board_limits
 from tinyflow.profiler.budget import Budget
 from tinyflow.profiler.costs import CostModel, find_cost_model, timed_code_fingerprint

@@ -7,19 +7,12 @@ and opens offline.
 
 from __future__ import annotations
 
-import jinja2
-
 import tinyflow
+from tinyflow.common import template_environment
 from tinyflow.profiler import plots
 from tinyflow.profiler.units import format_count, format_duration, format_size
 
-_ENV = jinja2.Environment(
-    loader=jinja2.PackageLoader("tinyflow.profiler", "templates"),
-    undefined=jinja2.StrictUndefined,
-    trim_blocks=True,
-    lstrip_blocks=True,
-    autoescape=True,
-)
+_ENV = template_environment("tinyflow.profiler", autoescape=True)
 _ENV.filters.update(size=format_size, duration=format_duration, count=format_count)
 
 

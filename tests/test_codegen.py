@@ -9,8 +9,8 @@ import pytest
 from conftest import MLPERF_MODELS, mlperf_model
 from tinyflow.cli import main
 from tinyflow.codegen import generate
-from tinyflow.ir import load_model
-from tinyflow.memory import plan_memory
+from tinyflow.codegen.ir import load_model
+from tinyflow.codegen.memory import plan_memory
 
 STRICT = ["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic-errors"]
 ARM_FLAGS = ["-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16"]

@@ -9,7 +9,7 @@ from conftest import mlperf_model
 from tinyflow.cli import main
 from tinyflow.codegen import check_supported, generate
 from tinyflow.errors import InputError, ModelFormatError, UnsupportedModelError
-from tinyflow.ir import load_model
+from tinyflow.codegen.ir import load_model
 
 KWS = mlperf_model("kws_ref_model")
 
@@ -123,7 +123,7 @@ def test_wrong_input_shape_and_dtype_at_infer(tmp_path, capsys):
 
 
 def test_wrong_number_of_inputs(tmp_path):
-    from tinyflow.codegen.host import check_inputs
+    from tinyflow.codegen.batch import check_inputs
 
     with pytest.raises(InputError, match="has 1 input"):
         check_inputs(load_model(KWS), [np.zeros((1, 1, 49, 10, 1), np.int8)] * 2)
@@ -144,9 +144,9 @@ def test_write_failure_leaves_nothing(tmp_path, monkeypatch):
     """A failure midway through writing removes the staging directory."""
     generated = generate(KWS)
     files = dict(generated.files)
-    files["sub/dir/missing.c"] = "x"   # cannot be written: its folder does not exist
-    from tinyflow.codegen.generator import write_atomically
+    files["zz_broken.c"] = None   # cannot be written: not text
+    from tinyflow.common import publish_dir
 
-    with pytest.raises(OSError):
-        write_atomically(files, tmp_path / "lib")
+    with pytest.raises(TypeError):
+        publish_dir(files, tmp_path / "lib")
     assert list(tmp_path.iterdir()) == []

@@ -18,7 +18,7 @@ from tinyflow.firmware.device import open_device
 from tinyflow.firmware.divergence import first_divergent_layer
 from tinyflow.firmware.measure import measure, random_inputs
 from tinyflow.firmware.session import DeviceSession
-from tinyflow.ir import load_model
+from tinyflow.codegen.ir import load_model
 
 QEMU_BOARDS = ["qemu-cortex-m4", "qemu-cortex-m3", "qemu-cortex-m7"]
 

@@ -3,8 +3,8 @@
 import pytest
 
 from conftest import MLPERF_MODELS, mlperf_model
-from tinyflow.ir import load_model
-from tinyflow.memory import GreedyBySizePlanner, LinearPlanner, plan_memory
+from tinyflow.codegen.ir import load_model
+from tinyflow.codegen.memory import GreedyBySizePlanner, LinearPlanner, plan_memory
 
 
 def test_greedy_planner_reuses_space_of_dead_buffers():

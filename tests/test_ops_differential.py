@@ -314,7 +314,7 @@ def converted(name: str) -> bytes:
 
 def check_contains_op(model_bytes: bytes, case: Case) -> None:
     """Guard against vacuous passes: the op under test (with its activation) is there."""
-    from tinyflow.ir import load_model
+    from tinyflow.codegen.ir import load_model
 
     operators = load_model(model_bytes).operators
     opcodes = [op.opcode for op in operators]
@@ -338,7 +338,7 @@ def test_op_matches_tflm(case):
 def test_extreme_inputs_match_tflm():
     """Saturating inputs (all -128, all 127, alternating) through conv, depthwise and dense,
     where rounding and clamping corners are most likely to differ."""
-    from tinyflow.ir import load_model
+    from tinyflow.codegen.ir import load_model
 
     for name in ("conv_3x3_stride2_same_even", "depthwise_3x3_m2_valid", "dense_100_to_17_relu",
                  "avgpool_3x3_s2_same", "add_same_shape", "mul_constant_1x1x8"):
@@ -378,7 +378,7 @@ def test_cortex_m4_dsp_kernels_match_tflm(name):
             pytest.skip(f"{tool} is not installed")
     from conftest import random_inputs
     from tinyflow.firmware.infer import run_on_board
-    from tinyflow.ir import load_model
+    from tinyflow.codegen.ir import load_model
     from tinyflow.reference import ReferenceInterpreter
 
     model_bytes = converted(name)

@@ -125,18 +125,18 @@ def convert():
 
 
 def opcodes(model_bytes) -> list[str]:
-    from tinyflow.ir import load_model
+    from tinyflow.codegen.ir import load_model
     return [op.opcode for op in load_model(model_bytes).operators]
 
 
 def op_of(model_bytes, opcode):
-    from tinyflow.ir import load_model
+    from tinyflow.codegen.ir import load_model
     model = load_model(model_bytes)
     return model, next(op for op in model.operators if op.opcode == opcode)
 
 
 def float_inputs(model_bytes, low, high, seed):
-    from tinyflow.ir import load_model
+    from tinyflow.codegen.ir import load_model
     rng = np.random.default_rng(seed)
     return [rng.uniform(low, high, size=(BATCH,) + tuple(t.shape)).astype(np.float32)
             for t in load_model(model_bytes).input_tensors]
@@ -209,8 +209,8 @@ def test_concatenation_refuses_what_tflm_refuses(input_scales, activation, reaso
     inputs and keeps activations separate), so build the IR directly."""
     from tinyflow.codegen.ops.base import Layer, Unsupported
     from tinyflow.codegen.ops.concatenation import concatenation
-    from tinyflow.ir import Model, Operator, Quantization, Tensor
-    from tinyflow.memory import plan_memory
+    from tinyflow.codegen.ir import Model, Operator, Quantization, Tensor
+    from tinyflow.codegen.memory import plan_memory
 
     def int8_tensor(index, shape, scale):
         return Tensor(index, f"t{index}", shape, "int8", Quantization((scale,), (0,)))
@@ -355,7 +355,7 @@ def test_quantize_dequantize_float_edges(convert, shape, inner, calibration, low
 
 def test_quantize_rounds_halves_away_from_zero(convert):
     """Inputs at exact half steps of the input scale: roundf, not round-half-even."""
-    from tinyflow.ir import load_model
+    from tinyflow.codegen.ir import load_model
     model_bytes = convert(float_edges, (64,), None, int8_io=False)
     model = load_model(model_bytes)
     _, op = op_of(model_bytes, "QUANTIZE")

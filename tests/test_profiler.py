@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from conftest import MLPERF_MODELS, mlperf_model
-from tinyflow.ir import Model, Operator, Quantization, Tensor
+from tinyflow.codegen.ir import Model, Operator, Quantization, Tensor
 from tinyflow.codegen import generate
 from tinyflow.profiler.costs import CostModel, KernelCost, fit_kernels, fit_nonnegative
 from tinyflow.profiler.layers import layer_facts

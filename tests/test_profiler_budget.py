@@ -166,18 +166,18 @@ def test_cli_project_file_and_html(tmp_path, capsys, monkeypatch):
 def test_stale_calibration_loses_to_the_shipped_cost_model(tmp_path, monkeypatch):
     """A user calibration of older generated code must not override a shipped model
     calibrated on the code tinyflow generates now."""
-    from tinyflow.profiler.costs import cache_dir, find_cost_model, shipped_cost_file
+    from tinyflow.profiler.costs import costs_dir, find_cost_model, shipped_cost_file
     from tinyflow.profiler.profile import profile
 
     monkeypatch.setenv("TINYFLOW_CACHE", str(tmp_path / "cache"))
     shipped = json.loads(shipped_cost_file("cortex-m4").read_text())
     stale = dict(shipped, provenance=dict(shipped["provenance"], sources="0000-0000"))
-    cache_dir().mkdir(parents=True, exist_ok=True)
-    (cache_dir() / "qemu-cortex-m4.json").write_text(json.dumps(stale))
+    costs_dir().mkdir(parents=True, exist_ok=True)
+    (costs_dir() / "qemu-cortex-m4.json").write_text(json.dumps(stale))
     board = profile(mlperf_model("ad01_int8"), board="qemu-cortex-m4").board
     chosen = find_cost_model(board)
     assert chosen.provenance["sources"] == shipped["provenance"]["sources"]
     # A calibration of the current code is the user's own and wins.
-    (cache_dir() / "qemu-cortex-m4.json").write_text(json.dumps(shipped))
+    (costs_dir() / "qemu-cortex-m4.json").write_text(json.dumps(shipped))
     assert find_cost_model(board).path.endswith("qemu-cortex-m4.json")
-    assert str(cache_dir()) in find_cost_model(board).path
+    assert str(costs_dir()) in find_cost_model(board).path

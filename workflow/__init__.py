@@ -1,9 +1,9 @@
 """tinyflow: int8 models onto microcontrollers, measured on the device.
 
-The stages, each in its own package, all read the one model IR in ``tinyflow.ir``:
+The stages, each in its own package, all read the one model IR in ``tinyflow.codegen.ir``:
 
-- ``tinyflow.ir``        load a .tflite file into a typed graph
-- ``tinyflow.memory``    plan every activation into one static arena
+- ``tinyflow.codegen.ir``        load a .tflite file into a typed graph
+- ``tinyflow.codegen.memory``    plan every activation into one static arena
 - ``tinyflow.codegen``   render bit-exact, per-layer specialized C from Jinja2 templates
 - ``tinyflow.firmware``  boards, firmware builds, flashing, measuring over serial
 - ``tinyflow.profiler``  static profile, cost model, budgets, reports
@@ -19,9 +19,9 @@ import importlib
 __version__ = "0.1.0"
 
 _API = {
-    "load_model": "tinyflow.ir",
-    "Model": "tinyflow.ir",
-    "plan_memory": "tinyflow.memory",
+    "load_model": "tinyflow.codegen.ir",
+    "Model": "tinyflow.codegen.ir",
+    "plan_memory": "tinyflow.codegen.memory",
     "generate": "tinyflow.codegen",
     "compile_host": "tinyflow.codegen.host",
     "quantize_keras": "tinyflow.convert",

@@ -15,7 +15,7 @@ from tinyflow.errors import TinyflowError
 
 # Modules that add subcommands, in the order they appear in --help.
 COMMAND_MODULES = [
-    "tinyflow.commands",
+    "tinyflow.codegen.commands",
     "tinyflow.firmware.commands",
     "tinyflow.profiler.commands",
 ]

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from tinyflow.errors import ToolNotFoundError
-from tinyflow.ir import load_model
+from tinyflow.codegen.ir import load_model
 
 
 def _runtime():

@@ -13,8 +13,8 @@ from typing import Callable
 
 import numpy as np
 
-from tinyflow.ir import Model, Operator, Tensor
-from tinyflow.memory import MemoryPlan
+from tinyflow.codegen.ir import Model, Operator, Tensor
+from tinyflow.codegen.memory import MemoryPlan
 
 C_TYPES = {"int8": "int8_t", "uint8": "uint8_t", "int16": "int16_t", "int32": "int32_t",
            "int64": "int64_t", "float32": "float", "bool": "uint8_t"}

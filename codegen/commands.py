@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np
 
 from tinyflow.errors import InputError, TinyflowError
-from tinyflow.ir import Model, load_model
+from tinyflow.codegen.batch import load_inputs, save_outputs
+from tinyflow.codegen.ir import Model, load_model
 
 
 def register_commands(subparsers) -> None:
@@ -35,7 +36,7 @@ def register_commands(subparsers) -> None:
 
 
 def cmd_inspect(args) -> int:
-    from tinyflow.memory import plan_memory
+    from tinyflow.codegen.memory import plan_memory
 
     model = load_model(args.model)
     print(model)
@@ -57,41 +58,6 @@ def cmd_codegen(args) -> int:
     return 0
 
 
-def load_inputs(path: str | Path, model: Model) -> list[np.ndarray]:
-    """Read inputs for ``model``: .npy for one input, .npz with one array per input
-    (named after the input tensors, or input_0, input_1, ... in order)."""
-    path = Path(path)
-    try:
-        loaded = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as exc:
-        raise InputError(f"{path}: cannot read inputs: {exc}") from exc
-    if isinstance(loaded, np.ndarray):
-        return [loaded]
-    with loaded:
-        names = [t.name for t in model.input_tensors]
-        keys = list(loaded.keys())
-        for candidates in (names, [f"input_{i}" for i in range(len(names))],
-                           [f"arr_{i}" for i in range(len(names))]):
-            if all(c in keys for c in candidates):
-                return [loaded[c] for c in candidates]
-        raise InputError(f"{path}: arrays {keys} do not name the model's inputs {names} "
-                         f"(or input_0 .. input_{len(names) - 1})")
-
-
-def save_outputs(path: str | Path, outputs: list[np.ndarray]) -> None:
-    """Write .npy for one output, .npz (output_0, output_1, ...) for several; atomically."""
-    path = Path(path)
-    if path.suffix == ".npz":
-        staged = path.with_name(f".{path.name}.partial.npz")
-        np.savez(staged, **{f"output_{i}": o for i, o in enumerate(outputs)})
-    else:
-        if len(outputs) != 1:
-            raise InputError(f"{path}: the model has {len(outputs)} outputs; write a .npz")
-        staged = path.with_name(f".{path.name}.partial.npy")
-        np.save(staged, outputs[0])
-    staged.replace(path)
-
-
 def cmd_infer(args) -> int:
     model = load_model(args.model)
     inputs = load_inputs(args.inputs, model)
@@ -104,7 +70,8 @@ def cmd_infer(args) -> int:
 def run_model(model: Model, inputs, board: str = "host", port: str | None = None):
     """Run a batch through ``model``'s generated code on ``board``."""
     if board == "host":
-        from tinyflow.codegen.host import check_inputs, compile_host
+        from tinyflow.codegen.batch import check_inputs
+        from tinyflow.codegen.host import compile_host
 
         check_inputs(model, inputs)          # before compiling: fail fast on bad input
         return compile_host(model).run(inputs)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from tinyflow.ir import Model
+from tinyflow.codegen.ir import Model
 
 ARENA_ALIGNMENT = 16   # bytes; enough for any element type and for 128-bit loads
 
