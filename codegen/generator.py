@@ -166,8 +166,9 @@ def generate(model: Model | str | Path, *, prefix: str = "tinyflow", planner=Non
         ))
 
     layers = [layer for layer, _ in prepared]
-    files = {}
-    files[f"{prefix}_runtime.h"] = _ENV.get_template("runtime.h.j2").render(**common)
+    # The runtime is hand-written C, the same for every model: copied verbatim.
+    runtime = Path(__file__).parent / "runtime"
+    files = {name: (runtime / name).read_text() for name in ("tf_runtime.h", "tf_kernels.h")}
     files[f"{prefix}_model.h"] = _ENV.get_template("model.h.j2").render(
         guard=f"{prefix.upper()}_MODEL_H", arena_bytes=plan.arena_bytes, layers=layers,
         inputs=inputs, outputs=outputs, **common)

@@ -23,8 +23,8 @@ def test_codegen_is_deterministic(tmp_path):
     a = {p.name: p.read_bytes() for p in (tmp_path / "a").iterdir()}
     b = {p.name: p.read_bytes() for p in (tmp_path / "b").iterdir()}
     assert a == b
-    assert sorted(a) == ["manifest.json", "tinyflow.mk", "tinyflow_model.c", "tinyflow_model.h",
-                         "tinyflow_runtime.h", "tinyflow_weights.c"]
+    assert sorted(a) == ["manifest.json", "tf_kernels.h", "tf_runtime.h", "tinyflow.mk",
+                         "tinyflow_model.c", "tinyflow_model.h", "tinyflow_weights.c"]
     for name, text in a.items():
         if name.endswith((".c", ".h")):
             assert b"Do not edit" in text[:400], name

@@ -1,15 +1,19 @@
-{% include "banner.j2" %}
-/* Integer arithmetic of the TFLite quantization spec, bit-exact with TFLM's
- * reference kernels (gemmlowp fixed point, double rounding). */
-#ifndef TINYFLOW_RUNTIME_H
-#define TINYFLOW_RUNTIME_H
+/* tinyflow runtime: the integer arithmetic of the TFLite quantization spec, bit-exact
+ * with TFLM's reference kernels (gemmlowp fixed point, double rounding).
+ *
+ * Part of tinyflow's runtime (codegen/runtime/ in tinyflow), copied verbatim into every
+ * generated library. Do not edit the copy: it is replaced when the model is regenerated. */
+#ifndef TF_RUNTIME_H
+#define TF_RUNTIME_H
 
 #include <stdint.h>
 #include <string.h>
 
-#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP && !defined(__ARM_BIG_ENDIAN)
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP && !defined(__ARM_BIG_ENDIAN) \
+    && !defined(TF_NO_DSP)
 /* Cortex-M4/M7/M33...: 16-bit SIMD multiply-accumulate (SMLAD) and friends. The kernels'
- * packed loads assume little-endian byte order; big-endian builds take the C path. */
+ * packed loads assume little-endian byte order; big-endian builds take the C path, and
+ * so does a file defining TF_NO_DSP (the unit test compares the two paths on one core). */
 #include <arm_acle.h>
 #define TF_HAVE_DSP 1
 #else
@@ -220,6 +224,4 @@ TF_INLINE int32_t tf_reciprocal(int32_t x, int integer_digits, int *num_bits_ove
     return tf_one_over_one_plus_x(shifted_minus_one);
 }
 
-{% include "kernels.h.j2" %}
-
-#endif /* TINYFLOW_RUNTIME_H */
+#endif /* TF_RUNTIME_H */

@@ -1,4 +1,7 @@
-/* --- Shared int8 kernels (included by the runtime header) --------------------------------
+/* tinyflow runtime: the int8 kernels shared by the generated layers.
+ *
+ * Part of tinyflow's runtime (codegen/runtime/ in tinyflow), copied verbatim into every
+ * generated library. Do not edit the copy: it is replaced when the model is regenerated.
  *
  * Every function here has two bodies: with TF_HAVE_DSP (Cortex-M4/M7/M33...) it uses the
  * 16-bit SIMD instructions SXTB16, SADD16, SMLAD, SMLABB/SMLATT; otherwise plain C that
@@ -15,6 +18,10 @@
  * no shuffling. The portable C path reads the same layout, so both give the same integer
  * sums (integer addition is exact, its order does not matter).
  */
+#ifndef TF_KERNELS_H
+#define TF_KERNELS_H
+
+#include "tf_runtime.h"
 
 TF_INLINE int32_t tf_load_s8x4(const int8_t *p)
 {
@@ -328,3 +335,5 @@ TF_INLINE void tf_depthwise_tap4(const int8_t *x, const int8_t *w, int32_t offse
     }
 #endif
 }
+
+#endif /* TF_KERNELS_H */
