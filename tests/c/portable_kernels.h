@@ -1,0 +1,15 @@
+/* The kernels' portable C path, compiled in a file of its own (portable_kernels.c) so that
+ * the unit test can compare it with the path the compiler picks for the core: on a
+ * Cortex-M4 that is the SIMD path (SXTB16, SMLAD, SSAT). */
+#ifndef PORTABLE_KERNELS_H
+#define PORTABLE_KERNELS_H
+
+#include "tf_kernels.h"
+
+void portable_s8_to_column(const int8_t *src, int16_t *dst, int n, int32_t offset);
+void portable_mat_mult_s8_s16(const int8_t *weights, int rows, int depth,
+                              const int16_t *column0, const int16_t *column1,
+                              const tf_requant_params *q, int8_t *out0, int8_t *out1);
+void portable_depthwise_tap4(const int8_t *x, const int8_t *w, int32_t offset, int32_t *acc);
+
+#endif /* PORTABLE_KERNELS_H */

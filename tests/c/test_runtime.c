@@ -1,0 +1,305 @@
+/* Unit test of tinyflow's C runtime (codegen/runtime/): the fixed-point arithmetic against
+ * known values and TFLM's own formulation of it, the int8 kernels against plain loops.
+ *
+ * tests/test_c_runtime.py builds it for this computer (the kernels' portable C path) and
+ * for a Cortex-M4 run under QEMU (their SIMD path); both builds also run the portable path
+ * (portable_kernels.c) and compare it with the path compiled here. Prints one line per
+ * failure and a summary; exits non-zero if anything failed. */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "tf_runtime.h"
+#include "tf_kernels.h"
+#include "portable_kernels.h"
+
+static int checks;
+static int failures;
+static char context[96] = "";   /* the random case being checked, for failure messages */
+
+static void expect(int ok, const char *what, long actual, long expected, int line)
+{
+    ++checks;
+    if (!ok && ++failures <= 20) {
+        printf("FAIL line %d %s: %s = %ld, expected %ld\n", line, context, what, actual,
+               expected);
+    }
+}
+
+#define EXPECT_EQ(actual, expected)                                                         \
+    expect((long)(actual) == (long)(expected), #actual, (long)(actual), (long)(expected),  \
+           __LINE__)
+#define EXPECT_NEAR(actual, expected, tolerance)                                            \
+    expect(labs((long)(actual) - (long)(expected)) <= (tolerance), #actual, (long)(actual), \
+           (long)(expected), __LINE__)
+
+/* xorshift32: the same pseudo-random numbers on every machine. */
+static uint32_t random_state = 2463534242u;
+
+static uint32_t random_u32(void)
+{
+    random_state ^= random_state << 13;
+    random_state ^= random_state >> 17;
+    random_state ^= random_state << 5;
+    return random_state;
+}
+
+/* Uniform in [lo, hi], for hi - lo < 2^32 - 1. */
+static int32_t random_in(int32_t lo, int32_t hi)
+{
+    const uint32_t span = (uint32_t)((int64_t)hi - lo) + 1u;
+    return (int32_t)((int64_t)lo + random_u32() % span);
+}
+
+/* --- TFLM's formulation of the arithmetic, which the runtime rearranges for speed ------ */
+
+/* SaturatingRoundingDoublingHighMul: a nudge, then a division truncating toward zero. */
+static int32_t reference_high_mul(int32_t a, int32_t b)
+{
+    if (a == INT32_MIN && b == INT32_MIN) {
+        return INT32_MAX;
+    }
+    const int64_t ab = (int64_t)a * b;
+    const int64_t nudge = ab >= 0 ? (1 << 30) : (1 - (1 << 30));
+    return (int32_t)((ab + nudge) / ((int64_t)1 << 31));
+}
+
+/* RoundingDivideByPOT: x / 2^exponent, to nearest, ties away from zero. */
+static int32_t reference_divide_by_pot(int32_t x, int exponent)
+{
+    if (exponent == 0) {
+        return x;
+    }
+    const int64_t magnitude = x < 0 ? -(int64_t)x : x;
+    const int64_t rounded = (magnitude + ((int64_t)1 << (exponent - 1))) >> exponent;
+    return (int32_t)(x < 0 ? -rounded : rounded);
+}
+
+/* MultiplyByQuantizedMultiplier, for x * 2^max(shift, 0) within int32. */
+static int32_t reference_multiply(int32_t x, int32_t multiplier, int shift)
+{
+    const int left_shift = shift > 0 ? shift : 0;
+    return reference_divide_by_pot(reference_high_mul(x * (1 << left_shift), multiplier),
+                                   left_shift - shift);
+}
+
+/* --- the arithmetic ------------------------------------------------------------------ */
+
+static void test_known_values(void)
+{
+    EXPECT_EQ(tf_clamp(200, -128, 127), 127);
+    EXPECT_EQ(tf_clamp(-200, -128, 127), -128);
+    EXPECT_EQ(tf_clamp(-7, -128, 127), -7);
+    EXPECT_EQ(tf_clamp(INT32_MIN, 0, 6), 0);
+
+    /* Ties round away from zero. */
+    EXPECT_EQ(tf_rounding_divide_by_pot(5, 1), 3);             /* 2.5 */
+    EXPECT_EQ(tf_rounding_divide_by_pot(-5, 1), -3);           /* -2.5 */
+    EXPECT_EQ(tf_rounding_divide_by_pot(-6, 2), -2);           /* -1.5 */
+    EXPECT_EQ(tf_rounding_divide_by_pot(-5, 2), -1);           /* -1.25 */
+    EXPECT_EQ(tf_rounding_divide_by_pot(INT32_MAX, 31), 1);
+    EXPECT_EQ(tf_rounding_divide_by_pot(INT32_MIN, 31), -1);
+
+    /* round(a * b / 2^31); the nudge rounds ties up, and the one overflow saturates. */
+    EXPECT_EQ(tf_sat_rounding_doubling_high_mul(3, 1 << 30), 2);     /* 1.5 */
+    EXPECT_EQ(tf_sat_rounding_doubling_high_mul(-3, 1 << 30), -1);   /* -1.5 */
+    EXPECT_EQ(tf_sat_rounding_doubling_high_mul(INT32_MAX, INT32_MAX), INT32_MAX - 1);
+    EXPECT_EQ(tf_sat_rounding_doubling_high_mul(INT32_MIN, INT32_MAX), -INT32_MAX);
+    EXPECT_EQ(tf_sat_rounding_doubling_high_mul(INT32_MIN, INT32_MIN), INT32_MAX);
+
+    /* x * multiplier / 2^31 * 2^shift, rounded twice as TFLM does. */
+    EXPECT_EQ(tf_multiply_by_quantized_multiplier(1000, 1 << 30, 0), 500);
+    EXPECT_EQ(tf_multiply_by_quantized_multiplier(3, 1 << 30, 2), 6);        /* shift left first */
+    EXPECT_EQ(tf_multiply_by_quantized_multiplier(100, 1518500250, -3), 9);  /* 100 * 0.7071 / 8 */
+    EXPECT_EQ(tf_multiply_by_quantized_multiplier(5, 1 << 30, -1), 2);   /* 1.25: 2.5 -> 3 -> 2 */
+    EXPECT_EQ(tf_multiply_by_quantized_multiplier(-5, 1 << 30, -1), -1); /* -2.5 -> -2 -> -1 */
+    EXPECT_EQ(tf_multiply_by_quantized_multiplier(INT32_MIN, INT32_MIN, 0), INT32_MAX);
+    EXPECT_EQ(tf_multiply_by_quantized_multiplier(INT32_MIN, INT32_MIN, -1), 1 << 30);
+
+    /* Accumulator to int8: scale, add the zero point, clamp to the activation range. */
+    EXPECT_EQ(tf_requantize_s8(1000, 1 << 30, -2, -5, -128, 127), 120);
+    EXPECT_EQ(tf_requantize_s8(100000, 1 << 30, -2, -5, -128, 127), 127);
+    EXPECT_EQ(tf_requantize_s8(-100000, 1 << 30, -2, -5, -128, 127), -128);
+    EXPECT_EQ(tf_requantize_s8(-1000, 1 << 30, -2, -5, -5, 50), -5);   /* ReLU */
+    EXPECT_EQ(tf_requantize_s8(1000, 1 << 30, -2, -5, -5, 50), 50);    /* ReLU-N */
+
+    EXPECT_EQ(tf_sat_rounding_mul_by_pot(100, 3), 800);
+    EXPECT_EQ(tf_sat_rounding_mul_by_pot(5, -1), 3);
+    EXPECT_EQ(tf_sat_rounding_mul_by_pot(1 << 30, 1), INT32_MAX);
+    EXPECT_EQ(tf_sat_rounding_mul_by_pot(-(1 << 30) - 1, 1), INT32_MIN);
+
+    /* Transcendentals, Q0.31 results: exact at 0, within 2^-21 (1024 in Q0.31) of the
+     * real function elsewhere. 1.0 is 1 << 26 with 5 integer bits, 1 << 27 with 4. */
+    EXPECT_EQ(tf_exp_on_negative_values(0, 5), INT32_MAX);
+    EXPECT_NEAR(tf_exp_on_negative_values(-(1 << 26), 5), 790015084, 1024);   /* exp(-1) */
+    EXPECT_EQ(tf_logistic(0, 4), 1 << 30);
+    EXPECT_NEAR(tf_logistic(1 << 27, 4), 1569936343, 1024);     /* 1 / (1 + exp(-1)) */
+    EXPECT_NEAR(tf_logistic(-(1 << 27), 4), 577547305, 1024);   /* 1 / (1 + exp(1)) */
+    EXPECT_EQ(tf_tanh(0, 4), 0);
+    EXPECT_NEAR(tf_tanh(1 << 27, 4), 1635510996, 1024);         /* tanh(1) */
+    EXPECT_NEAR(tf_tanh(-(1 << 27), 4), -1635510996, 1024);
+}
+
+/* The runtime's merged rounding (one 64-bit expression) against TFLM's two steps. */
+static void test_multiply_against_reference(void)
+{
+    static const int32_t edges[] = {
+        0, 1, -1, 2, -2, 12345, -12345, 1 << 30, -(1 << 30), INT32_MAX, INT32_MAX - 1,
+        INT32_MIN, INT32_MIN + 1,
+    };
+    const int count = (int)(sizeof(edges) / sizeof(edges[0]));
+    for (int shift = -31; shift <= 0; ++shift) {
+        for (int i = 0; i < count; ++i) {
+            for (int j = 0; j < count; ++j) {
+                snprintf(context, sizeof(context), "(x %ld, multiplier %ld, shift %d)",
+                         (long)edges[i], (long)edges[j], shift);
+                EXPECT_EQ(tf_multiply_by_quantized_multiplier(edges[i], edges[j], shift),
+                          reference_multiply(edges[i], edges[j], shift));
+            }
+        }
+    }
+    for (int n = 0; n < 100000; ++n) {
+        const int shift = random_in(-31, 7);
+        /* x * 2^shift must fit in int32 for TFLM's formula to be defined */
+        const int32_t limit = shift > 0 ? (INT32_MAX >> shift) : INT32_MAX;
+        const int32_t x = random_in(-limit, limit);
+        const int32_t multiplier = random_in(0, INT32_MAX);
+        const int32_t output_offset = random_in(-128, 127);
+        snprintf(context, sizeof(context), "(x %ld, multiplier %ld, shift %d)", (long)x,
+                 (long)multiplier, shift);
+        EXPECT_EQ(tf_multiply_by_quantized_multiplier(x, multiplier, shift),
+                  reference_multiply(x, multiplier, shift));
+        EXPECT_EQ(tf_requantize_s8(x, multiplier, shift, output_offset, -128, 127),
+                  tf_clamp(reference_multiply(x, multiplier, shift) + output_offset, -128, 127));
+    }
+    context[0] = '\0';
+}
+
+/* --- the kernels ------------------------------------------------------------------------ */
+
+static void test_column_layout(void)
+{
+    /* Blocks of four in the order x0, x2, x1, x3 (what SXTB16 gives), the tail as is. */
+    static const int8_t src[7] = { -128, 127, -1, 0, 5, 6, 7 };
+    static const int16_t expected[7] = { 0, 127, 255, 128, 133, 134, 135 };
+    int16_t column[7], portable[7];
+    tf_s8_to_column(src, column, 7, 128);
+    portable_s8_to_column(src, portable, 7, 128);
+    for (int i = 0; i < 7; ++i) {
+        EXPECT_EQ(column[i], expected[i]);
+        EXPECT_EQ(portable[i], expected[i]);
+    }
+}
+
+enum { MAX_ROWS = 67, MAX_DEPTH = 40 };
+
+/* One random layer through tf_mat_mult_s8_s16 (two columns, then one), against plain
+ * loops and against the portable path. */
+static void test_mat_mult_case(int rows, int depth, int with_bias, int relu)
+{
+    int8_t weights[MAX_ROWS * MAX_DEPTH], input[2 * MAX_DEPTH];
+    int32_t bias[MAX_ROWS], multiplier[MAX_ROWS];
+    int8_t shift[MAX_ROWS];
+    int16_t columns[2 * MAX_DEPTH] __attribute__((aligned(4)));
+    int16_t portable_columns[2 * MAX_DEPTH] __attribute__((aligned(4)));
+    int8_t out[2][MAX_ROWS], portable_out[2][MAX_ROWS], single[MAX_ROWS];
+
+    for (int i = 0; i < rows * depth; ++i) {
+        weights[i] = (int8_t)random_in(-128, 127);
+    }
+    for (int i = 0; i < 2 * depth; ++i) {
+        input[i] = (int8_t)random_in(-128, 127);
+    }
+    for (int r = 0; r < rows; ++r) {
+        bias[r] = random_in(-(1 << 16), 1 << 16);
+        multiplier[r] = random_in(1 << 30, INT32_MAX);   /* a normalized scale in [0.5, 1) */
+        shift[r] = (int8_t)random_in(-15, 1);
+    }
+    const int32_t input_offset = random_in(-127, 128);  /* minus the input zero point */
+    const int32_t output_offset = random_in(-128, 127);
+    const int32_t act_min = relu ? output_offset : -128;
+    const int32_t act_max = relu ? random_in(output_offset, 127) : 127;
+    const tf_requant_params q = { with_bias ? bias : NULL, multiplier, shift, output_offset,
+                                  act_min, act_max };
+    snprintf(context, sizeof(context), "(rows %d, depth %d, bias %d, relu %d)", rows, depth,
+             with_bias, relu);
+
+    /* The two columns are consecutive, as the convolutions lay them out. */
+    tf_s8_to_column(input, columns, depth, input_offset);
+    tf_s8_to_column(input + depth, columns + depth, depth, input_offset);
+    tf_mat_mult_s8_s16(weights, rows, depth, columns, columns + depth, &q, out[0], out[1]);
+    tf_mat_mult_s8_s16(weights, rows, depth, columns, NULL, &q, single, NULL);
+    portable_s8_to_column(input, portable_columns, depth, input_offset);
+    portable_s8_to_column(input + depth, portable_columns + depth, depth, input_offset);
+    portable_mat_mult_s8_s16(weights, rows, depth, portable_columns, portable_columns + depth,
+                             &q, portable_out[0], portable_out[1]);
+
+    for (int i = 0; i < 2 * depth; ++i) {
+        EXPECT_EQ(columns[i], portable_columns[i]);
+    }
+    for (int c = 0; c < 2; ++c) {
+        for (int r = 0; r < rows; ++r) {
+            int32_t acc = with_bias ? bias[r] : 0;
+            for (int k = 0; k < depth; ++k) {
+                acc += weights[r * depth + k] * (input[c * depth + k] + input_offset);
+            }
+            const int32_t expected = tf_clamp(
+                reference_multiply(acc, multiplier[r], shift[r]) + output_offset, act_min, act_max);
+            EXPECT_EQ(out[c][r], expected);
+            EXPECT_EQ(portable_out[c][r], expected);
+            if (c == 0) {
+                EXPECT_EQ(single[r], expected);
+            }
+        }
+    }
+}
+
+static void test_mat_mult(void)
+{
+    /* Row counts around the blocks of 4 (one column), 2 (two) and 32 (the sums buffer);
+     * depths around the blocks of 4. */
+    static const int rows[] = { 1, 2, 3, 4, 5, 7, 31, 32, 33, 67 };
+    static const int depths[] = { 1, 2, 3, 4, 5, 8, 11, 16, 27, 40 };
+    for (int i = 0; i < (int)(sizeof(rows) / sizeof(rows[0])); ++i) {
+        for (int j = 0; j < (int)(sizeof(depths) / sizeof(depths[0])); ++j) {
+            for (int variant = 0; variant < 4; ++variant) {
+                test_mat_mult_case(rows[i], depths[j], variant & 1, variant >> 1);
+            }
+        }
+    }
+    context[0] = '\0';
+}
+
+static void test_depthwise_tap(void)
+{
+    for (int n = 0; n < 1000; ++n) {
+        int8_t x[4], w[4];
+        int32_t acc[4], portable[4], expected[4];
+        /* offset 0 is a branch of its own in the SIMD path */
+        const int32_t offset = n % 4 == 0 ? 0 : random_in(-127, 128);
+        for (int i = 0; i < 4; ++i) {
+            x[i] = (int8_t)random_in(-128, 127);
+            w[i] = (int8_t)random_in(-128, 127);
+            acc[i] = portable[i] = random_in(-(1 << 20), 1 << 20);
+            expected[i] = acc[i] + (x[i] + offset) * w[i];
+        }
+        tf_depthwise_tap4(x, w, offset, acc);
+        portable_depthwise_tap4(x, w, offset, portable);
+        for (int i = 0; i < 4; ++i) {
+            EXPECT_EQ(acc[i], expected[i]);
+            EXPECT_EQ(portable[i], expected[i]);
+        }
+    }
+}
+
+int main(void)
+{
+    test_known_values();
+    test_multiply_against_reference();
+    test_column_layout();
+    test_mat_mult();
+    test_depthwise_tap();
+    printf("test_runtime (kernels: %s): %d checks, %d failures\n",
+           TF_HAVE_DSP ? "SIMD path" : "portable C path", checks, failures);
+    return failures ? 1 : 0;
+}
