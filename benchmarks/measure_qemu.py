@@ -6,6 +6,9 @@
 2. For each MLPerf Tiny model, guest instructions per inference on the baseline's
    input (docs/baseline-tflm.md: LCG bytes from s = 0x12345678), next to TFLM's
    figures from that document, and the output bytes next to the ones listed there.
+   Memory beside TFLM + CMSIS-NN's: tinyflow's arena includes every layer's scratch
+   (TFLM's arena does too); total static RAM is arena + I/O buffer + stack high-water
+   for tinyflow, arena + stack high-water for TFLM (its input is copied into the arena).
 
 Writes JSON (default benchmarks/results/measure_qemu.json) and prints a table.
 Usage: .venv/bin/python benchmarks/measure_qemu.py [--json PATH] [--skip-models]
@@ -29,19 +32,21 @@ MODELS_DIR = Path(os.environ.get("TINYFLOW_MLPERF_DIR",
 BOARD = "qemu-cortex-m4"
 
 # docs/baseline-tflm.md: TFLM on QEMU mps2-an386, instructions per inference (second
-# inference timed), arena used, and the output bytes for the LCG input.
+# inference timed), arena used and stack high-water (with CMSIS-NN), and the output
+# bytes for the LCG input.
 TFLM_BASELINE = {
-    "kws_ref_model": dict(reference=43_040_800, cmsis_nn=7_696_980, arena=22_772,
+    "kws_ref_model": dict(reference=43_040_800, cmsis_nn=7_696_980, arena=22_820, stack=1_412,
                           macs=2_656_768,
                           outputs=[-128, -128, -128, -128, -128, -128, -128, -128, -128, 127,
                                    -128, -128]),
-    "vww_96_int8": dict(reference=100_253_045, cmsis_nn=24_103_295, arena=100_660,
-                        macs=7_489_664, outputs=[120, -120]),
-    "pretrainedResnet_quant": dict(reference=107_402_625, cmsis_nn=29_866_360, arena=54_340,
-                                   macs=12_501_632,
+    "vww_96_int8": dict(reference=100_253_045, cmsis_nn=24_103_295, arena=100_708,
+                        stack=1_412, macs=7_489_664, outputs=[120, -120]),
+    "pretrainedResnet_quant": dict(reference=107_402_625, cmsis_nn=29_866_360, arena=54_996,
+                                   stack=1_412, macs=12_501_632,
                                    outputs=[-128, -127, -90, -38, -128, -128, -1, -128, -127,
                                             -128]),
-    "ad01_int8": dict(reference=1_952_825, cmsis_nn=583_450, arena=2_260, macs=264_192,
+    "ad01_int8": dict(reference=1_952_825, cmsis_nn=583_450, arena=2_580, stack=916,
+                      macs=264_192,
                       outputs=[-73, -23, 0, 24, 23, 26, 29, 39, 23, 30, 32, 33, 27, 33, 30,
                                31]),
 }
@@ -85,6 +90,10 @@ def measure_model(name: str) -> dict:
         ratio_vs_cmsis_nn=result.latencies[0] / baseline["cmsis_nn"],
         instructions_per_mac=result.latencies[0] / baseline["macs"],
         arena=result.arena_bytes, tflm_arena=baseline["arena"],
+        arena_vs_tflm=result.arena_bytes / baseline["arena"],
+        ram_total=(result.arena_bytes + result.breakdown.get("input_buffer", 0)
+                   + result.stack_used_bytes),
+        tflm_ram_total=baseline["arena"] + baseline["stack"],
         flash=result.flash_bytes, ram=result.ram_bytes, stack=result.stack_used_bytes,
         outputs_match_baseline_doc=ours[:len(baseline["outputs"])] == baseline["outputs"],
         seconds=time.perf_counter() - started,
@@ -120,8 +129,8 @@ def main(argv=None) -> int:
           f"{report['kws_measure_warm_s']:.1f} s warm (target < 15 s)")
     if rows:
         header = (f"{'model':<24}{'tinyflow instr':>16}{'TFLM ref':>14}{'TFLM CMSIS-NN':>15}"
-                  f"{'vs ref':>8}{'vs CMSIS':>9}{'instr/MAC':>10}{'arena':>9}{'TFLM arena':>11}"
-                  f"{'flash':>10}{'stack':>7}  outputs")
+                  f"{'vs ref':>8}{'vs CMSIS':>9}{'instr/MAC':>10}{'arena+scr':>10}"
+                  f"{'TFLM arena':>11}{'RAM total':>10}{'TFLM RAM':>9}{'flash':>10}  outputs")
         print(header)
         print("-" * len(header))
         for r in rows:
@@ -130,10 +139,12 @@ def main(argv=None) -> int:
             print(f"{r['model']:<24}{r['instructions']:>16,}{r['tflm_reference']:>14,}"
                   f"{r['tflm_cmsis_nn']:>15,}{r['speedup_vs_reference']:>7.2f}x"
                   f"{r['ratio_vs_cmsis_nn']:>8.2f}x{r['instructions_per_mac']:>10.2f}"
-                  f"{r['arena']:>9,}{r['tflm_arena']:>11,}{r['flash']:>10,}{r['stack']:>7,}  "
-                  f"{check}")
+                  f"{r['arena']:>10,}{r['tflm_arena']:>11,}{r['ram_total']:>10,}"
+                  f"{r['tflm_ram_total']:>9,}{r['flash']:>10,}  {check}")
         print("vs ref: TFLM reference kernels / tinyflow (higher is faster); "
-              "vs CMSIS: tinyflow / TFLM+CMSIS-NN (lower is faster)")
+              "vs CMSIS: tinyflow / TFLM+CMSIS-NN (lower is faster); arena+scr: tinyflow's "
+              "arena with every layer's scratch; RAM total: arena + input buffer + stack "
+              "high-water (TFLM: arena + stack high-water, both with CMSIS-NN)")
     print(f"wrote {args.json}", file=sys.stderr)
     ok = report["kws_measure_warm_s"] < 15.0 and all(
         r["bit_exact"] and r["outputs_match_baseline_doc"] for r in rows)

@@ -16,10 +16,10 @@ import numpy as np
 
 import tinyflow
 from tinyflow.codegen.ops import REGISTRY, Layer, Unsupported
-from tinyflow.codegen.ops.base import C_TYPES
+from tinyflow.codegen.ops.base import C_TYPES, Prepared
 from tinyflow.errors import UnsupportedModelError
 from tinyflow.codegen.ir import Model, load_model
-from tinyflow.codegen.memory import MemoryPlan, plan_memory
+from tinyflow.codegen.memory import LayerMemory, MemoryPlan, plan_buffers
 from tinyflow.common import publish_dir, template_environment
 
 MANIFEST_VERSION = 1
@@ -84,36 +84,59 @@ class GeneratedCode:
                 f"</tr>{rows}</table>")
 
 
-def check_supported(model: Model) -> None:
-    """Raise UnsupportedModelError listing every op tinyflow cannot generate."""
-    _prepare_layers(model, plan_memory(model))
+def prepare_layers(model: Model, weight_name=lambda index: f"w{index}", *,
+                   strict: bool = True) -> list[tuple[Layer, Prepared | None]]:
+    """Run every op's prepare step: one (Layer, Prepared) per operator, in order.
 
-
-def _prepare_layers(model: Model, plan: MemoryPlan, weight_name=lambda i: f"w{i}"):
+    With ``strict`` (code generation), raise UnsupportedModelError listing every
+    problem at once; otherwise an unsupported layer gets None (inspecting a model
+    that cannot be generated yet)."""
     problems, prepared = [], []
     if model.subgraph_count > 1:
         problems.append(f"the model has {model.subgraph_count} subgraphs; "
                         "only single-subgraph models are supported")
     for op in model.operators:
+        layer = Layer(op, model, weight_name)
         kernel = REGISTRY.get(op.opcode)
+        result = None
         if kernel is None:
             problems.append(f"{op.location}: op {op.opcode} is not supported")
-            continue
-        layer = Layer(op, model, plan, weight_name)
-        try:
-            params = kernel.prepare(layer)
-        except Unsupported as exc:
-            problems.append(f"{op.location} -> '{model.tensors[op.outputs[0]].name}': {exc}")
-            continue
-        prepared.append((layer, params))
-    if problems:
+        else:
+            try:
+                result = kernel.prepare(layer)
+            except Unsupported as exc:
+                problems.append(f"{op.location} -> '{model.tensors[op.outputs[0]].name}': {exc}")
+        prepared.append((layer, result))
+    if problems and strict:
         if all(t.dtype == "float32" for t in model.tensors if t.is_constant and t.dtype != "int32"):
             problems.append("hint: the model looks float-only; tinyflow generates int8 models. "
                             "Quantize it with a representative dataset first "
-                            "(tinyflow.workflow quantize, or TFLiteConverter with "
+                            "(tinyflow.quantize_keras, or TFLiteConverter with "
                             "TFLITE_BUILTINS_INT8).")
         raise UnsupportedModelError(model.name, problems)
     return prepared
+
+
+def check_supported(model: Model) -> None:
+    """Raise UnsupportedModelError listing every op tinyflow cannot generate."""
+    prepare_layers(model)
+
+
+def _plan(model: Model, prepared, planner=None) -> MemoryPlan:
+    needs = [LayerMemory(result.aliases_input, result.scratch_bytes) if result else LayerMemory()
+             for _, result in prepared]
+    plan = plan_buffers(model, needs, planner)
+    for layer, _ in prepared:
+        layer.plan = plan
+    return plan
+
+
+def plan_memory(model: Model | str | Path, planner=None) -> MemoryPlan:
+    """The arena plan the generated code uses: every activation tensor and every
+    layer's scratch, with reshapes sharing their input's buffer."""
+    if not isinstance(model, Model):
+        model = load_model(model)
+    return _plan(model, prepare_layers(model, strict=False), planner)
 
 
 def _io_description(model: Model, plan: MemoryPlan, prefix: str):
@@ -139,30 +162,31 @@ def generate(model: Model | str | Path, *, prefix: str = "tinyflow", planner=Non
     """Generate the C library for ``model``; raises UnsupportedModelError listing every problem."""
     if not isinstance(model, Model):
         model = load_model(model)
-    plan = plan_memory(model, planner)
 
     def weight_name(tensor_index: int) -> str:
         return f"{prefix}_w{tensor_index}"
 
-    prepared = _prepare_layers(model, plan, weight_name)
+    prepared = prepare_layers(model, weight_name)
+    plan = _plan(model, prepared, planner)
     inputs, outputs = _io_description(model, plan, prefix)
     common = dict(version=tinyflow.__version__, model_name=model.name,
                   model_sha256=model.sha256, prefix=prefix, PREFIX=prefix.upper())
 
     layer_code = []
-    used_constants: set[int] = set()
-    for layer, params in prepared:
-        template = _ENV.get_template("ops/" + params.pop("template"))
-        layer_code.append(template.render(layer=layer, **params))
-        used_constants |= layer.used_constants
+    weight_users: dict[int, list[int]] = {}      # constant tensor -> layers that read it
+    for layer, result in prepared:
+        template = _ENV.get_template("ops/" + result.template)
+        layer_code.append(template.render(layer=layer, tables=result.tables, **result.params))
+        for index in layer.used_constants:
+            weight_users.setdefault(index, []).append(layer.index)
 
     weights = []
-    for index in sorted(used_constants):
+    for index in sorted(weight_users):
         tensor = model.tensors[index]
         weights.append(dict(
             index=index, name=weight_name(index), tensor_name=tensor.name, dtype=tensor.dtype,
             ctype=C_TYPES[tensor.dtype], shape=list(tensor.shape), elements=tensor.num_elements,
-            nbytes=tensor.nbytes, body=_carray(tensor.data),
+            nbytes=tensor.nbytes, body=_carray(tensor.data), layers=sorted(weight_users[index]),
         ))
 
     layers = [layer for layer, _ in prepared]
@@ -191,14 +215,33 @@ def generate(model: Model | str | Path, *, prefix: str = "tinyflow", planner=Non
                                    "zero_point")} for e in inputs],
         outputs=[{k: e[k] for k in ("name", "dtype", "shape", "nbytes", "offset", "scale_value",
                                     "zero_point")} for e in outputs],
-        layers=[dict(index=layer.index, op=layer.opcode, output_offset=layer.output_offset,
-                     output_bytes=layer.output_bytes) for layer in layers],
+        scratch_bytes=plan.scratch_bytes,
+        weights=[{k: w[k] for k in ("name", "index", "tensor_name", "dtype", "shape", "nbytes",
+                                    "layers")} for w in weights],
+        layers=[_layer_entry(layer, result, plan, weight_name) for layer, result in prepared],
         memory_plan=[dict(name=b.name, offset=b.offset, size=b.size, first_use=b.first_use,
                           last_use=b.last_use) for b in plan.buffers],
         files={name: hashlib.sha256(text.encode()).hexdigest() for name, text in sorted(files.items())},
     )
     files["manifest.json"] = json.dumps(manifest, indent=2, sort_keys=True) + "\n"
     return GeneratedCode(model=model, plan=plan, prefix=prefix, files=files)
+
+
+def _layer_entry(layer: Layer, result: Prepared, plan: MemoryPlan, weight_name) -> dict:
+    """What later stages know of a layer (the profiler, calibration, device readback):
+    everything its op decided, and the C symbols its code and tables compile to."""
+    scratch = plan.scratch.get(layer.index)
+    return dict(
+        index=layer.index, op=layer.opcode, variant=result.variant, template=result.template,
+        macs=result.macs, features=result.features, cost_terms=list(result.cost_terms),
+        function=f"layer_{layer.index}",
+        tables=[dict(symbol=f"layer{layer.index}_{t.name}", ctype=t.ctype,
+                     elements=len(t.values), nbytes=t.nbytes) for t in result.tables],
+        table_bytes=result.table_bytes,
+        weights=[weight_name(i) for i in sorted(layer.used_constants)],
+        scratch_bytes=result.scratch_bytes, scratch_offset=scratch.offset if scratch else None,
+        aliases_input=result.aliases_input,
+        output_offset=layer.output_offset, output_bytes=layer.output_bytes)
 
 
 def render_host_main(generated: GeneratedCode) -> str:

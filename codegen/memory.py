@@ -2,20 +2,29 @@
 
 The planner interface is tiny (add a buffer with its size and first/last use,
 plan, read offsets and the peak), so planners can be swapped and compared.
-``plan_memory`` builds the buffer list from a Model: lifetimes are operator
-steps; RESHAPE outputs alias their input (zero-copy), so the two share one buffer.
+``plan_buffers`` builds the buffer list from a Model and what each layer needs
+(``LayerMemory``, from its op's prepare step): lifetimes are operator steps; an
+output that aliases its input (a reshape: zero-copy) shares the input's buffer;
+a layer's scratch (im2col columns) is a buffer that lives for that layer only.
+``tinyflow.codegen.plan_memory`` asks the ops and plans in one call.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Sequence
 
 from tinyflow.codegen.ir import Model
 
 ARENA_ALIGNMENT = 16   # bytes; enough for any element type and for 128-bit loads
 
-# Ops whose output is its input reinterpreted with another shape: no copy, no new buffer.
-ALIASING_OPS = frozenset({"RESHAPE", "SQUEEZE", "EXPAND_DIMS"})
+
+@dataclass(frozen=True)
+class LayerMemory:
+    """What one layer asks of the arena besides its input and output tensors."""
+
+    aliases_input: bool = False     # its output is its input, reinterpreted
+    scratch_bytes: int = 0          # working space while it runs
 
 
 def _align(value: int, alignment: int = ARENA_ALIGNMENT) -> int:
@@ -92,6 +101,12 @@ class MemoryPlan:
     num_steps: int
     planner: str = ""
     step_names: list[str] = field(default_factory=list)
+    scratch: dict[int, Buffer] = field(default_factory=dict)   # layer index -> its scratch
+
+    @property
+    def scratch_bytes(self) -> int:
+        """The largest scratch any one layer uses (they never live together)."""
+        return max((b.size for b in self.scratch.values()), default=0)
 
     def offset(self, tensor_index: int) -> int:
         return self.tensor_buffer[tensor_index].offset
@@ -116,12 +131,15 @@ class MemoryPlan:
     def __str__(self) -> str:
         width = 48
         scale = width / max(self.arena_bytes, 1)
-        lines = [f"arena: {self.arena_bytes} bytes ({self.planner}), {len(self.buffers)} buffers",
-                 f"{'buffer':<28} {'offset':>8} {'size':>8} {'steps':>9}  layout"]
+        scratch = (f", scratch up to {self.scratch_bytes} bytes in {len(self.scratch)} layers"
+                   if self.scratch else "")
+        lines = [f"arena: {self.arena_bytes} bytes ({self.planner}), {len(self.buffers)} "
+                 f"buffers{scratch}",
+                 f"{'buffer':<38} {'offset':>8} {'size':>8} {'steps':>9}  layout"]
         for b in sorted(self.buffers, key=lambda b: (b.offset, b.first_use)):
             start = int(b.offset * scale)
             bar = " " * start + "#" * max(1, int(b.size * scale))
-            lines.append(f"{b.name[:28]:<28} {b.offset:>8} {b.size:>8} "
+            lines.append(f"{b.name[:38]:<38} {b.offset:>8} {b.size:>8} "
                          f"{b.first_use:>4}-{b.last_use:<4}  |{bar:<{width}}|")
         return "\n".join(lines)
 
@@ -133,15 +151,18 @@ class MemoryPlan:
                 f"</th><th>offset</th><th>size</th><th>steps</th></tr>{rows}</table>")
 
 
-def plan_memory(model: Model, planner=None) -> MemoryPlan:
-    """Plan every non-constant tensor of ``model`` into one arena."""
+def plan_buffers(model: Model, needs: Sequence[LayerMemory] | None = None,
+                 planner=None) -> MemoryPlan:
+    """Plan every non-constant tensor of ``model``, and each layer's scratch, into one
+    arena. ``needs`` has one LayerMemory per operator (default: no alias, no scratch)."""
     planner = planner or GreedyBySizePlanner()
     num_steps = len(model.operators)
+    needs = list(needs) if needs is not None else [LayerMemory()] * num_steps
 
     # Resolve aliases: a reshape's output uses its input's storage.
     root = {}
-    for op in model.operators:
-        if op.opcode in ALIASING_OPS and not model.tensors[op.inputs[0]].is_constant:
+    for op, need in zip(model.operators, needs):
+        if need.aliases_input and not model.tensors[op.inputs[0]].is_constant:
             root[op.outputs[0]] = root.get(op.inputs[0], op.inputs[0])
 
     first_use: dict[int, int] = {}
@@ -168,13 +189,17 @@ def plan_memory(model: Model, planner=None) -> MemoryPlan:
         members = [t for t, rt in root.items() if rt == r]
         size = max([tensor.nbytes] + [model.tensors[m].nbytes for m in members])
         by_root[r] = planner.add_buffer(tensor.name or f"t{r}", size, first_use[r], last_use[r])
+    scratch = {op.index: planner.add_buffer(f"scratch of layer {op.index} {op.opcode}",
+                                            need.scratch_bytes, op.index, op.index)
+               for op, need in zip(model.operators, needs) if need.scratch_bytes}
     planner.plan()
 
     tensor_buffer = {r: b for r, b in by_root.items()}
     for t, r in root.items():
         tensor_buffer[t] = by_root[r]
-    plan = MemoryPlan(arena_bytes=planner.arena_bytes, buffers=list(by_root.values()),
+    plan = MemoryPlan(arena_bytes=planner.arena_bytes,
+                      buffers=list(by_root.values()) + list(scratch.values()),
                       tensor_buffer=tensor_buffer, num_steps=num_steps, planner=planner.name,
-                      step_names=[op.opcode for op in model.operators])
+                      step_names=[op.opcode for op in model.operators], scratch=scratch)
     plan.check()
     return plan

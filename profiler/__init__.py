@@ -17,7 +17,8 @@ fitting), ``budget`` (parsing budgets), ``checks`` (checking them),
 from tinyflow.profiler.budget import Budget, parse_budget
 from tinyflow.profiler.calibrate import calibrate
 from tinyflow.profiler.device import measure_model, stored_measurement
-from tinyflow.profiler.profile import Measurement, Profile, profile
+from tinyflow.firmware.measurement import Measurement
+from tinyflow.profiler.profile import Profile, profile
 
 __all__ = ["Budget", "Measurement", "Profile", "calibrate", "measure_model", "parse_budget",
            "profile", "stored_measurement"]

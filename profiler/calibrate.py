@@ -54,7 +54,7 @@ def calibrate(board: str, output: str | Path | None = None, progress=print, *,
         samples += list(zip(facts, measured.layer_counts))
         overheads.append(measured.total_count - sum(measured.layer_counts))
         for layer in facts:
-            code = run.layer_code_bytes.get(layer.index, 0) - layer.features["table_bytes"]
+            code = run.layer_code_bytes.get(layer.index, 0) - layer.table_bytes
             code_sizes.setdefault(layer.kernel, []).append(max(code, 0))
         weights = sum(layer.weight_bytes for layer in facts)
         flash_rows.append(measured.flash_bytes - weights - sum(run.layer_code_bytes.values()))

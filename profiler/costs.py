@@ -25,7 +25,8 @@ import numpy as np
 
 from tinyflow.common import cache_dir, publish_file
 from tinyflow.errors import CalibrationError, TinyflowError
-from tinyflow.profiler.layers import FEATURES, LayerFacts
+from tinyflow.codegen.ops.base import FEATURES
+from tinyflow.profiler.layers import LayerFacts
 
 FORMAT_VERSION = 1
 
@@ -69,7 +70,7 @@ class CostModel:
     def layer_code_bytes(self, layer: LayerFacts) -> float:
         kernel = self.kernels.get(layer.kernel)
         code = kernel.code_bytes if kernel else self.mean_code_bytes()
-        return code + layer.features.get("table_bytes", 0)
+        return code + layer.table_bytes
 
     def mean_code_bytes(self) -> float:
         sizes = [k.code_bytes for k in self.kernels.values() if k.code_bytes]
@@ -200,32 +201,6 @@ def find_cost_model(board, path: str | Path | None = None) -> CostModel | None:
 
 # --- fitting ---------------------------------------------------------------
 
-# Features each kernel variant is linear in (see layers.py for their meaning). A
-# variant's cost grows with the work of its inner loop (macs), with its input
-# gathering (patch: an im2col column per output pixel; inputs: a fully connected
-# row widened to int16), with what it does once per output (requantize, clamp,
-# store) and with its slower border path.
-KERNEL_FEATURES = {
-    "conv_direct": ["calls", "macs", "patch", "pixels", "outputs"],
-    "conv_tap": ["calls", "macs", "patch", "pixels", "outputs"],
-    "conv_patch": ["calls", "macs", "patch", "pixels", "outputs"],
-    "conv_grouped": ["calls", "valid_macs", "taps", "outputs"],
-    "depthwise_3x3": ["calls", "valid_macs", "border_outputs", "outputs"],
-    "depthwise_general": ["calls", "valid_macs", "border_outputs", "outputs"],
-    "depthwise_multiplier": ["calls", "valid_macs", "outputs"],
-    "fully_connected": ["calls", "macs", "inputs", "outputs", "rows"],
-    "avg_pool": ["calls", "valid_macs", "window_rows", "outputs"],
-    "max_pool": ["calls", "valid_macs", "window_rows", "outputs"],
-    "mean": ["calls", "inputs"],
-    "add": ["calls", "outputs", "signed_operands"],
-    "mul": ["calls", "outputs", "signed_operands"],
-    "softmax": ["calls", "outputs", "rows"],
-    "reshape": ["calls"],
-}
-# Element-wise ops and anything else: a call, then a constant cost per output element.
-DEFAULT_FEATURES = ["calls", "outputs"]
-
-
 def fit_nonnegative(features: np.ndarray, targets: np.ndarray, weights: np.ndarray) -> np.ndarray:
     """Weighted least squares with every coefficient >= 0.
 
@@ -256,7 +231,7 @@ def fit_kernel(name: str, samples: list[tuple[LayerFacts, float]]) -> KernelCost
     Each sample is weighted by 1/measured, so the fit minimises relative error:
     small layers count as much as big ones, which keeps per-layer estimates honest.
     """
-    names = KERNEL_FEATURES.get(name, DEFAULT_FEATURES)
+    names = list(samples[0][0].cost_terms)     # the op declares them, the same for each layer
     if len(samples) < len(names):
         raise CalibrationError(
             f"kernel {name}: {len(samples)} measured layer(s) cannot fit {len(names)} "

@@ -10,20 +10,17 @@ shows it beside the estimates without running the device again.
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 
 from tinyflow.errors import TinyflowError
 from tinyflow.codegen.ir import Model, load_model
 from tinyflow.common import cache_dir, publish_file
 from tinyflow.profiler.costs import timed_code_fingerprint
-from tinyflow.profiler.profile import Measurement
+from tinyflow.firmware.measurement import Measurement
 
 # Inferences timed per measurement: guest instruction counts on QEMU are nearly
 # deterministic (they vary by a few instructions with the input), so few suffice.
@@ -54,7 +51,10 @@ def stored_measurement(model, board: str) -> Measurement | None:
     path = _stored_path(model, board)
     if not path.is_file():
         return None
-    return Measurement(**json.loads(path.read_text()))
+    try:
+        return Measurement.from_dict(json.loads(path.read_text()))
+    except (ValueError, TypeError):     # written by another tinyflow version: measure again
+        return None
 
 
 def _stored_path(model, board: str) -> Path:
@@ -66,8 +66,7 @@ def _stored_path(model, board: str) -> Path:
 
 
 def _store(model, board: str, measurement: Measurement) -> None:
-    publish_file(_stored_path(model, board),
-                 json.dumps(dataclasses.asdict(measurement), indent=2, sort_keys=True))
+    publish_file(_stored_path(model, board), measurement.to_json())
 
 
 def run_on_device(model, board: str, *, port: str | None = None, emulate: bool = False,
@@ -81,26 +80,14 @@ def run_on_device(model, board: str, *, port: str | None = None, emulate: bool =
         # Timing code that computes something else would calibrate the wrong thing.
         raise TinyflowError(f"{result.model} on {board}: outputs differ from TFLM on inputs "
                             f"{result.mismatched_samples}; refusing to use its timings")
-    measurement = Measurement(
-        layer_counts=[float(layer.count) for layer in result.layers],
-        total_count=float(np.mean(result.latencies)),
-        flash_bytes=result.flash_bytes,
-        ram_bytes=result.ram_bytes,
-        stack_used_bytes=result.stack_used_bytes,
-        source=(f"{result.runs_on}, {result.unit}, mean of {result.inferences} inferences, "
-                "outputs bit-exact with TFLM"),
-    )
-    return DeviceRun(measurement, _layer_code_bytes(read_symbol_sizes(result.elf)),
+    manifest = json.loads((Path(result.elf).parent / "manifest.json").read_text())
+    return DeviceRun(result, layer_code_bytes(manifest, read_symbol_sizes(result.elf)),
                      input_bytes=result.breakdown.get("input_buffer", 0))
 
 
-def _layer_code_bytes(symbols: dict[str, int]) -> dict[int, int]:
-    """Bytes per layer in the generated code: its function ``layer_N`` and its
-    requantization tables ``layerN_multiplier`` / ``layerN_shift``."""
-    sizes: dict[int, int] = {}
-    for name, size in symbols.items():
-        match = re.fullmatch(r"layer_?(\d+)(?:_multiplier|_shift)?", name)
-        if match:
-            index = int(match.group(1))
-            sizes[index] = sizes.get(index, 0) + size
-    return sizes
+def layer_code_bytes(manifest: dict, symbols: dict[str, int]) -> dict[int, int]:
+    """Bytes per layer in a built image: its function and its constant tables, by the
+    symbol names the code generator recorded for it (``symbols``: name -> size)."""
+    return {layer["index"]: symbols.get(layer["function"], 0)
+            + sum(symbols.get(table["symbol"], 0) for table in layer["tables"])
+            for layer in manifest["layers"]}

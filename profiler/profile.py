@@ -15,6 +15,7 @@ from pathlib import Path
 
 from tinyflow.codegen import generate
 from tinyflow.errors import TinyflowError
+from tinyflow.firmware.measurement import Measurement
 from tinyflow.codegen.ir import Model, load_model
 from tinyflow.profiler.board import BoardLimits, board_limits
 from tinyflow.profiler.budget import Budget
@@ -22,18 +23,6 @@ from tinyflow.profiler.costs import CostModel, find_cost_model, timed_code_finge
 from tinyflow.profiler.layers import LayerFacts, layer_facts
 
 DEFAULT_BOARD = "qemu-cortex-m4"
-
-
-@dataclass
-class Measurement:
-    """What a device run measured: per-layer counts and the built image's sizes."""
-
-    layer_counts: list[float]            # cycles or instructions per layer, in layer order
-    total_count: float                   # per inference, as timed around the whole invoke
-    flash_bytes: int | None = None       # of the built image (text + rodata + data)
-    ram_bytes: int | None = None         # static RAM of the image: stack + data + bss
-    stack_used_bytes: int | None = None  # stack high-water mark
-    source: str = ""                     # where and how, e.g. "qemu-cortex-m4, instructions, ..."
 
 
 @dataclass
@@ -224,7 +213,7 @@ def profile(model: Model | str | Path, board: str = DEFAULT_BOARD,
 
     >>> p = profile(MLPERF / "kws_ref_model.tflite", budget="ram=64KiB,flash=256KiB")
     >>> p.total_macs, p.arena_bytes, p.layers[2].facts.kernel
-    (2664768, 16000, 'conv_direct')
+    (2664768, 16256, 'conv_direct')
     >>> p.passed, [check.name for check in p.check() if check.source == "budget"]
     (True, ['ram', 'flash'])
     """

@@ -71,7 +71,7 @@ def test_ram_overflow_names_region_bytes_and_the_arena():
         build_firmware(mlperf_model("kws_ref_model"), "microbit")
     message = str(error.value)
     assert "kws_ref_model does not fit microbit: RAM overflows by" in message
-    assert "arena dominates: arena 16,000" in message
+    assert "arena dominates: arena 16,256" in message
     needs = int(message.split("needs ")[1].split(" of")[0].replace(",", ""))
     over = int(message.split("overflows by ")[1].split(" bytes")[0].replace(",", ""))
     assert needs - over == 16384

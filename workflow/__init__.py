@@ -21,9 +21,9 @@ __version__ = "0.1.0"
 _API = {
     "load_model": "tinyflow.codegen.ir",
     "Model": "tinyflow.codegen.ir",
-    "plan_memory": "tinyflow.codegen.memory",
+    "plan_memory": "tinyflow.codegen",
     "generate": "tinyflow.codegen",
-    "compile_host": "tinyflow.codegen.host",
+    "compile_host": "tinyflow.firmware.host",
     "quantize_keras": "tinyflow.convert",
     "ReferenceInterpreter": "tinyflow.reference",
     "TinyflowError": "tinyflow.errors",

@@ -8,7 +8,7 @@ the Q0.31 result is rounded down to 8 bits. Logistic's output zero point must be
 TFLM does not check it, so neither do we.
 """
 
-from tinyflow.codegen.ops.base import Layer, Unsupported, register
+from tinyflow.codegen.ops.base import Layer, Prepared, Unsupported, register
 from tinyflow.codegen.quantize import frexp_multiplier, input_radius
 
 INPUT_INTEGER_BITS = 4
@@ -33,19 +33,19 @@ def _input_scaling(layer: Layer) -> dict:
 
 
 @register("LOGISTIC")
-def logistic(layer: Layer) -> dict:
+def logistic(layer: Layer) -> Prepared:
     params = _input_scaling(layer)
     y = params["y"]
     layer.require(y.zero_point == -128,
                   f"output zero point is {y.zero_point}; TFLM requires -128")
     # Q0.31 -> 8 fractional bits (scale 1/256), then the output zero point -128.
-    return dict(template="logistic_tanh.c.j2", function="tf_logistic",
-                output_shift=31 - 8, output_offset=-128, **params)
+    return layer.prepared("logistic_tanh.c.j2", function="tf_logistic",
+                          output_shift=31 - 8, output_offset=-128, **params)
 
 
 @register("TANH")
-def tanh(layer: Layer) -> dict:
+def tanh(layer: Layer) -> Prepared:
     params = _input_scaling(layer)
     # Q0.31 -> 7 fractional bits (scale 1/128), zero point 0.
-    return dict(template="logistic_tanh.c.j2", function="tf_tanh",
-                output_shift=31 - 7, output_offset=0, **params)
+    return layer.prepared("logistic_tanh.c.j2", function="tf_tanh",
+                          output_shift=31 - 7, output_offset=0, **params)

@@ -1,14 +1,17 @@
-"""What every op kernel shares: the registry and the per-layer context.
+"""What every op kernel shares: the registry, the per-layer context and the typed result.
 
 An op kernel is a Python "prepare" function registered for a TFLite opcode. It
 checks that the layer is supported (raising Unsupported with the reason), computes
 every constant the C code needs (multipliers, shifts, padding, clamp bounds) and
-returns the template name and its parameters. The C template is the "eval".
+returns a ``Prepared``: the template and its parameters, and what every later stage
+needs to know of the layer (kernel variant, MACs, cost features, constant tables,
+scratch bytes, whether the output aliases the input). The C template is the "eval".
+Nothing outside an op's module knows anything op-specific.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
@@ -19,15 +22,64 @@ from tinyflow.codegen.memory import MemoryPlan
 C_TYPES = {"int8": "int8_t", "uint8": "uint8_t", "int16": "int16_t", "int32": "int32_t",
            "int64": "int64_t", "float32": "float", "bool": "uint8_t"}
 
+# Every cost feature a layer can report (counts over the whole layer):
+#   calls (1); macs (textbook: every tap of every window, padding included);
+#   valid_macs (taps inside the input only: kernels that skip padding do these);
+#   taps / window_rows (window taps and window rows inside the input, per channel);
+#   pixels (output pixels); border_outputs (outputs whose window padding clips);
+#   patch (input values an im2col gathers); inputs / outputs (elements);
+#   signed_operands (element-wise outputs x operands that may be negative after
+#   their offset); rows (of a fully connected or softmax layer);
+#   table_bytes (the layer's constant tables in flash).
+FEATURES = ("calls", "macs", "valid_macs", "taps", "window_rows", "pixels", "border_outputs",
+            "patch", "inputs", "outputs", "signed_operands", "rows", "table_bytes")
+
+# A kernel whose op declares nothing else costs a call plus a constant per output.
+DEFAULT_COST_TERMS = ("calls", "outputs")
+
 
 class Unsupported(Exception):
     """This layer cannot be generated; the message says why."""
 
 
 @dataclass(frozen=True)
+class ConstTable:
+    """A constant array the layer's code keeps in flash (multipliers, shifts, folded
+    biases). The generator emits it as ``static const <ctype> layer<N>_<name>[]``, so
+    the bytes counted here are exactly the bytes compiled."""
+
+    name: str
+    ctype: str          # int8_t, int32_t, ...
+    values: tuple[int, ...]
+
+    @property
+    def nbytes(self) -> int:
+        return len(self.values) * np.dtype(self.ctype.removesuffix("_t")).itemsize
+
+
+@dataclass
+class Prepared:
+    """One layer as its op's prepare step decided it."""
+
+    template: str                     # ops/<template>, the layer's C "eval"
+    variant: str                      # kernel variant: the cost model's key for this code path
+    params: dict                      # the template's parameters
+    macs: int = 0                     # textbook multiply-accumulates
+    features: dict[str, int] = field(default_factory=dict)   # cost features (FEATURES)
+    cost_terms: tuple[str, ...] = DEFAULT_COST_TERMS         # features the cost is linear in
+    tables: tuple[ConstTable, ...] = ()
+    scratch_bytes: int = 0            # arena scratch the layer needs while it runs
+    aliases_input: bool = False       # the output is the input reinterpreted: no copy
+
+    @property
+    def table_bytes(self) -> int:
+        return sum(t.nbytes for t in self.tables)
+
+
+@dataclass(frozen=True)
 class OpKernel:
     opcode: str
-    prepare: Callable[["Layer"], dict]
+    prepare: Callable[["Layer"], Prepared]
 
 
 REGISTRY: dict[str, OpKernel] = {}
@@ -94,12 +146,12 @@ class TensorRef:
 class Layer:
     """One operator being generated: its tensors, options and memory placement."""
 
-    def __init__(self, op: Operator, model: Model, plan: MemoryPlan, weight_name):
+    def __init__(self, op: Operator, model: Model, weight_name=lambda index: f"w{index}"):
         self.op = op
         self.model = model
-        self.plan = plan
         self.weight_name = weight_name
-        self.used_constants: set[int] = set()
+        self.plan: MemoryPlan | None = None      # set once the arena is planned
+        self.used_constants: set[int] = set()    # constants the rendered code references
 
     @property
     def index(self) -> int:
@@ -135,12 +187,42 @@ class Layer:
         return f"{ins} -> {outs}"
 
     @property
+    def scratch(self) -> str:
+        """C expression of the layer's scratch buffer in the arena (see Prepared)."""
+        return f"(arena + {self.plan.scratch[self.index].offset})"
+
+    @property
     def output_offset(self) -> int:
         return self.plan.offset(self.op.outputs[0])
 
     @property
     def output_bytes(self) -> int:
         return self.model.tensors[self.op.outputs[0]].nbytes
+
+    # --- the result of a prepare function -----------------------------------
+    def prepared(self, template: str, *, variant: str | None = None, macs: int = 0,
+                 features: dict | None = None, cost_terms=DEFAULT_COST_TERMS,
+                 tables=(), scratch_bytes: int = 0, aliases_input: bool = False,
+                 **params) -> Prepared:
+        """Package a prepare step's decisions. The features every layer has (calls,
+        inputs, outputs, table_bytes) are filled in here; ``features`` adds the op's."""
+        x = self.input(0)
+        tables = tuple(tables)
+        all_features = dict.fromkeys(FEATURES, 0)
+        all_features.update(calls=1, outputs=self.output().elements,
+                            inputs=x.elements if x is not None else 0,
+                            table_bytes=sum(t.nbytes for t in tables), macs=macs)
+        all_features.update(features or {})
+        unknown = set(all_features) - set(FEATURES)
+        assert not unknown, f"{self.opcode}: unknown cost features {sorted(unknown)}"
+        return Prepared(template=template, variant=variant or self.opcode.lower(),
+                        params=params, macs=int(macs),
+                        features={k: int(v) for k, v in all_features.items()},
+                        cost_terms=tuple(cost_terms), tables=tables,
+                        scratch_bytes=int(scratch_bytes), aliases_input=aliases_input)
+
+    def table(self, name: str, ctype: str, values) -> ConstTable:
+        return ConstTable(name, ctype, tuple(int(v) for v in values))
 
     # --- checks used by prepare functions ---------------------------------
     def require(self, condition: bool, message: str) -> None:

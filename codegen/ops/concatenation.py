@@ -7,14 +7,14 @@ models (the converter inserts a requantizing QUANTIZE before such inputs instead
 
 import numpy as np
 
-from tinyflow.codegen.ops.base import Layer, register
+from tinyflow.codegen.ops.base import Layer, Prepared, register
 
 MAX_INPUTS = 10    # TFLM's kMaxInputNum
 MAX_RANK = 6       # TFLM's RuntimeShape::kMaxSmallSize
 
 
 @register("CONCATENATION")
-def concatenation(layer: Layer) -> dict:
+def concatenation(layer: Layer) -> Prepared:
     inputs, y = layer.inputs(), layer.output()
     layer.require_dtype(y, "output", "int8")
     layer.require_per_tensor(y, "output")
@@ -46,4 +46,4 @@ def concatenation(layer: Layer) -> dict:
     inner = int(np.prod(y.shape[axis + 1:], dtype=np.int64))
     # Per outer index, each input contributes one contiguous chunk, in input order.
     chunks = [dict(x=x, elements=x.shape[axis] * inner) for x in inputs]
-    return dict(template="concatenation.c.j2", y=y, outer=outer, chunks=chunks)
+    return layer.prepared("concatenation.c.j2", y=y, outer=outer, chunks=chunks)

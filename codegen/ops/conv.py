@@ -2,8 +2,18 @@
 
 import numpy as np
 
-from tinyflow.codegen.ops.base import Layer, register
+from tinyflow.codegen.ops.base import Layer, Prepared, register
+from tinyflow.codegen.ops.window import window_counts
 from tinyflow.codegen.quantize import activation_range, quantize_multipliers, same_padding
+
+# Features each kernel path's cost is linear in: the matrix kernel scales with its
+# MACs, the im2col gathering (patch) and what it does once per pixel and per output;
+# the plain loops (grouped, depthwise) with the taps inside the input and their
+# border path.
+MATRIX_COST_TERMS = ("calls", "macs", "patch", "pixels", "outputs")
+GROUPED_COST_TERMS = ("calls", "valid_macs", "taps", "outputs")
+DEPTHWISE_COST_TERMS = ("calls", "valid_macs", "border_outputs", "outputs")
+MULTIPLIER_COST_TERMS = ("calls", "valid_macs", "outputs")
 
 
 def _window(layer: Layer, x, filter_h, filter_w):
@@ -33,6 +43,25 @@ def _requantization(layer: Layer, x, w, y, channels: int) -> dict:
                 input_offset=-x.zero_point, output_offset=y.zero_point)
 
 
+def _requantization_tables(layer: Layer, requantization: dict) -> list:
+    return [layer.table("multiplier", "int32_t", requantization["multipliers"]),
+            layer.table("shift", "int8_t", requantization["shifts"])]
+
+
+def _window_features(layer: Layer, x, window: dict, filter_h: int, filter_w: int,
+                     out_c: int, depth: int) -> tuple[int, dict]:
+    """Textbook MACs and the window features of a convolution reading ``depth``
+    input channels per output channel."""
+    counts = window_counts(x.shape, filter_h, filter_w, stride_h=window["stride_h"],
+                           stride_w=window["stride_w"], dilation_h=window["dilation_h"],
+                           dilation_w=window["dilation_w"], padding=layer.option("padding"))
+    macs = counts["pixels"] * out_c * filter_h * filter_w * depth
+    return macs, dict(valid_macs=counts["taps"] * out_c * depth, taps=counts["taps"] * out_c,
+                      window_rows=counts["window_rows"] * out_c, pixels=counts["pixels"],
+                      border_outputs=counts["border_pixels"] * out_c,
+                      patch=counts["pixels"] * filter_h * filter_w * depth)
+
+
 def _check_common(layer: Layer):
     x, w, bias = layer.input(0), layer.input(1), layer.input(2)
     y = layer.output()
@@ -49,7 +78,7 @@ def _check_common(layer: Layer):
 
 
 @register("CONV_2D")
-def conv_2d(layer: Layer) -> dict:
+def conv_2d(layer: Layer) -> Prepared:
     x, w, bias, y = _check_common(layer)
     out_c, filter_h, filter_w, filter_c = w.shape
     in_c = x.dim(3)
@@ -60,14 +89,27 @@ def conv_2d(layer: Layer) -> dict:
     window = _window(layer, x, filter_h, filter_w)
     layer.require((window["out_h"], window["out_w"], out_c) == tuple(y.shape[1:]),
                   f"output shape {list(y.shape)} does not match the convolution")
-    return dict(
-        template="conv_2d.c.j2", x=x, w=w, bias=bias, y=y,
+    requantization = _requantization(layer, x, w, y, out_c)
+    macs, features = _window_features(layer, x, window, filter_h, filter_w, out_c, filter_c)
+    patch_size = filter_h * filter_w * filter_c
+    if groups > 1:
+        path, variant, cost_terms, scratch, gather = ("grouped_body", "conv_grouped",
+                                                      GROUPED_COST_TERMS, 0, None)
+    else:
+        gather = _gather_mode(window, filter_h, filter_w, filter_c)
+        path, variant, cost_terms = "matrix_body", f"conv_{gather}", MATRIX_COST_TERMS
+        # Two int16 input columns (im2col, offset added), plus an int8 patch to
+        # gather taps whose channels do not come in fours.
+        scratch = 2 * 2 * patch_size + (patch_size if gather == "patch" else 0)
+    return layer.prepared(
+        "conv_2d.c.j2", variant=variant, macs=macs, features=features,
+        cost_terms=cost_terms, tables=_requantization_tables(layer, requantization),
+        scratch_bytes=scratch, path=path,
+        x=x, w=w, bias=bias, y=y,
         batches=x.dim(0), in_h=x.dim(1), in_w=x.dim(2), in_c=in_c,
         filter_h=filter_h, filter_w=filter_w, filter_c=filter_c, out_c=out_c,
         groups=groups, filters_per_group=out_c // groups,
-        patch_size=filter_h * filter_w * filter_c, gather=_gather_mode(window, filter_h,
-                                                                        filter_w, filter_c),
-        **window, **_requantization(layer, x, w, y, out_c))
+        patch_size=patch_size, gather=gather, **window, **requantization)
 
 
 def _gather_mode(window: dict, filter_h: int, filter_w: int, filter_c: int) -> str:
@@ -84,7 +126,7 @@ def _gather_mode(window: dict, filter_h: int, filter_w: int, filter_c: int) -> s
 
 
 @register("DEPTHWISE_CONV_2D")
-def depthwise_conv_2d(layer: Layer) -> dict:
+def depthwise_conv_2d(layer: Layer) -> Prepared:
     x, w, bias, y = _check_common(layer)
     _, filter_h, filter_w, out_c = w.shape
     in_c = x.dim(3)
@@ -95,12 +137,28 @@ def depthwise_conv_2d(layer: Layer) -> dict:
     layer.require((window["out_h"], window["out_w"], out_c) == tuple(y.shape[1:]),
                   f"output shape {list(y.shape)} does not match the convolution")
     requantization = _requantization(layer, x, w, y, out_c)
-    return dict(
-        template="depthwise_conv_2d.c.j2", x=x, w=w, bias=bias, y=y,
+    # A depthwise filter reads one input channel per output channel.
+    macs, features = _window_features(layer, x, window, filter_h, filter_w, out_c, 1)
+    tables = _requantization_tables(layer, requantization)
+    if multiplier > 1:
+        path, variant, cost_terms = "multiplier_body", "depthwise_multiplier", MULTIPLIER_COST_TERMS
+        interior_bias = None
+    else:
+        path = "simd_body"
+        variant = "depthwise_3x3" if (filter_h, filter_w) == (3, 3) else "depthwise_general"
+        cost_terms = DEPTHWISE_COST_TERMS
+        # Channels in fours: interior windows start from the folded bias.
+        interior_bias = (_interior_bias(w, bias, requantization["input_offset"])
+                         if in_c >= 4 else None)
+        if interior_bias is not None:
+            tables.insert(0, layer.table("interior_bias", "int32_t", interior_bias))
+    return layer.prepared(
+        "depthwise_conv_2d.c.j2", variant=variant, macs=macs, features=features,
+        cost_terms=cost_terms, tables=tables, path=path,
+        x=x, w=w, bias=bias, y=y,
         batches=x.dim(0), in_h=x.dim(1), in_w=x.dim(2), in_c=in_c,
         filter_h=filter_h, filter_w=filter_w, out_c=out_c, depth_multiplier=multiplier,
-        interior_bias=_interior_bias(w, bias, requantization["input_offset"]),
-        **window, **requantization)
+        interior_bias=interior_bias, **window, **requantization)
 
 
 def _interior_bias(w, bias, input_offset: int):

@@ -1,6 +1,6 @@
 """ADD and MUL on int8, with numpy-style broadcasting."""
 
-from tinyflow.codegen.ops.base import Layer, register
+from tinyflow.codegen.ops.base import Layer, Prepared, register
 from tinyflow.codegen.quantize import activation_range, quantize_multiplier
 
 MAX_RANK = 6
@@ -44,8 +44,19 @@ def _check(layer: Layer):
     return a, b, y
 
 
+def _cost(layer: Layer, a, b, y) -> dict:
+    """One arithmetic op per output element (with broadcasting, per output). An
+    operand with zero point -128 is non-negative once offset, which lets the compiler
+    drop the sign handling of its rescaling: the others cost more."""
+    signed = sum(1 for x in (a, b) if x.zero_point != -128)
+    outputs = y.elements
+    return dict(variant=layer.opcode.lower(), macs=outputs,
+                features=dict(valid_macs=outputs, signed_operands=outputs * signed),
+                cost_terms=("calls", "outputs", "signed_operands"))
+
+
 @register("ADD")
-def add(layer: Layer) -> dict:
+def add(layer: Layer) -> Prepared:
     a, b, y = _check(layer)
     left_shift = 20
     twice_max_input_scale = 2 * max(a.scale, b.scale)
@@ -54,20 +65,22 @@ def add(layer: Layer) -> dict:
     out_multiplier, out_shift = quantize_multiplier(
         twice_max_input_scale / ((1 << left_shift) * y.scale))
     act_min, act_max = activation_range(layer.activation(), y.scale, y.zero_point)
-    return dict(template="add.c.j2", a=a, b=b, y=y, left_shift=left_shift,
-                a_offset=-a.zero_point, b_offset=-b.zero_point, output_offset=y.zero_point,
-                a_multiplier=a_multiplier, a_shift=a_shift,
-                b_multiplier=b_multiplier, b_shift=b_shift,
-                out_multiplier=out_multiplier, out_shift=out_shift,
-                act_min=act_min, act_max=act_max, **_broadcast(layer, a, b, y))
+    return layer.prepared(
+        "add.c.j2", **_cost(layer, a, b, y), a=a, b=b, y=y, left_shift=left_shift,
+        a_offset=-a.zero_point, b_offset=-b.zero_point, output_offset=y.zero_point,
+        a_multiplier=a_multiplier, a_shift=a_shift,
+        b_multiplier=b_multiplier, b_shift=b_shift,
+        out_multiplier=out_multiplier, out_shift=out_shift,
+        act_min=act_min, act_max=act_max, **_broadcast(layer, a, b, y))
 
 
 @register("MUL")
-def mul(layer: Layer) -> dict:
+def mul(layer: Layer) -> Prepared:
     a, b, y = _check(layer)
     multiplier, shift = quantize_multiplier(a.scale * b.scale / y.scale)
     act_min, act_max = activation_range(layer.activation(), y.scale, y.zero_point)
-    return dict(template="mul.c.j2", a=a, b=b, y=y,
-                a_offset=-a.zero_point, b_offset=-b.zero_point, output_offset=y.zero_point,
-                multiplier=multiplier, shift=shift, act_min=act_min, act_max=act_max,
-                **_broadcast(layer, a, b, y))
+    return layer.prepared(
+        "mul.c.j2", **_cost(layer, a, b, y), a=a, b=b, y=y,
+        a_offset=-a.zero_point, b_offset=-b.zero_point, output_offset=y.zero_point,
+        multiplier=multiplier, shift=shift, act_min=act_min, act_max=act_max,
+        **_broadcast(layer, a, b, y))

@@ -1,11 +1,11 @@
 """FULLY_CONNECTED, int8 with per-tensor or per-channel weights."""
 
-from tinyflow.codegen.ops.base import Layer, register
+from tinyflow.codegen.ops.base import Layer, Prepared, register
 from tinyflow.codegen.quantize import activation_range, quantize_multipliers
 
 
 @register("FULLY_CONNECTED")
-def fully_connected(layer: Layer) -> dict:
+def fully_connected(layer: Layer) -> Prepared:
     x, w, bias = layer.input(0), layer.input(1), layer.input(2)
     y = layer.output()
     layer.require_dtype(x, "input", "int8")
@@ -28,12 +28,22 @@ def fully_connected(layer: Layer) -> dict:
         scales = scales * units
     multipliers, shifts = quantize_multipliers(x.scale * s / y.scale for s in scales)
     act_min, act_max = activation_range(layer.activation(), y.scale, y.zero_point)
-    return dict(
-        template="fully_connected.c.j2", x=x, w=w, bias=bias, y=y,
-        batches=x.elements // depth, units=units, depth=depth,
-        per_channel=len(set(zip(multipliers, shifts))) > 1,
-        # The SMLAD matrix kernel needs symmetric weights (zero point 0, as TFLite's int8
-        # spec requires); anything else takes the plain loops.
-        fast=not any(w.tensor.quantization.zero_point),
+    batches = x.elements // depth
+    per_channel = len(set(zip(multipliers, shifts))) > 1
+    # The SMLAD matrix kernel needs symmetric weights (zero point 0, as TFLite's int8
+    # spec requires); anything else takes the plain loops.
+    fast = not any(w.tensor.quantization.zero_point)
+    # The matrix kernel reads per-unit tables; the plain loops only when per channel.
+    tables = ([layer.table("multiplier", "int32_t", multipliers),
+               layer.table("shift", "int8_t", shifts)] if per_channel or fast else [])
+    macs = batches * units * depth
+    return layer.prepared(
+        "fully_connected.c.j2", variant="fully_connected", macs=macs,
+        features=dict(valid_macs=macs, rows=batches),
+        cost_terms=("calls", "macs", "inputs", "outputs", "rows"), tables=tables,
+        # Up to two input rows widened to int16 columns.
+        scratch_bytes=2 * min(batches, 2) * depth if fast else 0,
+        x=x, w=w, bias=bias, y=y, batches=batches, units=units, depth=depth,
+        path="matrix_body" if fast else "loops_body", per_channel=per_channel,
         multipliers=multipliers, shifts=shifts, act_min=act_min, act_max=act_max,
         input_offset=-x.zero_point, weights_offset=-w.zero_point, output_offset=y.zero_point)

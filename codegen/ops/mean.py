@@ -9,7 +9,7 @@ where the 1/count is folded into the Q31 multiplier by integer division
 
 import numpy as np
 
-from tinyflow.codegen.ops.base import Layer, register
+from tinyflow.codegen.ops.base import Layer, Prepared, register
 from tinyflow.codegen.quantize import mean_rescale, quantize_multiplier
 
 
@@ -42,7 +42,7 @@ def _merge_dims(dims):
 
 
 @register("MEAN")
-def mean(layer: Layer) -> dict:
+def mean(layer: Layer) -> Prepared:
     x, axes, y = layer.input(0), layer.input(1), layer.output()
     layer.require_dtype(x, "input", "int8")
     layer.require_dtype(y, "output", "int8")
@@ -63,8 +63,8 @@ def mean(layer: Layer) -> dict:
     layer.require(count > 0, "empty reduction")
     multiplier, shift = quantize_multiplier(x.scale / y.scale)
     multiplier, shift = mean_rescale(multiplier, shift, count)
-    return dict(template="mean.c.j2", x=x, y=y,
+    return layer.prepared("mean.c.j2", cost_terms=("calls", "inputs"), x=x, y=y,
                 outer_loops=_merge_dims([(x.shape[d], strides[d]) for d in kept]),
                 reduce_loops=_merge_dims([(x.shape[d], strides[d]) for d in reduced]),
-                count=count, zero_point_sum=_wrap_int32(x.zero_point * count),
-                multiplier=multiplier, shift=shift, output_zero_point=y.zero_point)
+                          count=count, zero_point_sum=_wrap_int32(x.zero_point * count),
+                          multiplier=multiplier, shift=shift, output_zero_point=y.zero_point)

@@ -7,7 +7,7 @@ Python: which input rows land where in the output.
 
 import numpy as np
 
-from tinyflow.codegen.ops.base import Layer, register
+from tinyflow.codegen.ops.base import Layer, Prepared, register
 
 MAX_RANK = 5   # TFLM's PadKernelMaxDimensionCount()
 
@@ -31,7 +31,7 @@ def _copy_plan(in_shape, out_shape, before) -> dict:
 
 
 @register("PAD", "PADV2")
-def pad(layer: Layer) -> dict:
+def pad(layer: Layer) -> Prepared:
     x, paddings, y = layer.input(0), layer.input(1), layer.output()
     layer.require_dtype(x, "input", "int8")
     layer.require_dtype(y, "output", "int8")
@@ -58,6 +58,5 @@ def pad(layer: Layer) -> dict:
         layer.require(constant.zero_point == y.zero_point
                       and np.float32(constant.scale) == np.float32(y.scale),
                       "constant_values is quantized differently from the output")
-    return dict(template="pad.c.j2", x=x, y=y, constant=constant,
-                pad_value=y.zero_point,
+    return layer.prepared("pad.c.j2", x=x, y=y, constant=constant, pad_value=y.zero_point,
                 **_copy_plan(tuple(x.shape), tuple(y.shape), [lo for lo, _ in pairs]))

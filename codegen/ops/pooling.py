@@ -1,11 +1,12 @@
 """AVERAGE_POOL_2D and MAX_POOL_2D, int8."""
 
-from tinyflow.codegen.ops.base import Layer, register
+from tinyflow.codegen.ops.base import Layer, Prepared, register
+from tinyflow.codegen.ops.window import window_counts
 from tinyflow.codegen.quantize import activation_range, same_padding
 
 
 @register("AVERAGE_POOL_2D", "MAX_POOL_2D")
-def pool_2d(layer: Layer) -> dict:
+def pool_2d(layer: Layer) -> Prepared:
     x, y = layer.input(0), layer.output()
     layer.require_dtype(x, "input", "int8")
     layer.require_dtype(y, "output", "int8")
@@ -19,8 +20,19 @@ def pool_2d(layer: Layer) -> dict:
     layer.require((out_h, out_w, x.dim(3)) == tuple(y.shape[1:]),
                   f"output shape {list(y.shape)} does not match the pooling window")
     act_min, act_max = activation_range(layer.activation(), y.scale, y.zero_point)
-    return dict(
-        template="pool_2d.c.j2", x=x, y=y, is_average=layer.opcode == "AVERAGE_POOL_2D",
+    # One accumulate (or compare) per window tap and channel.
+    channels = x.dim(3)
+    counts = window_counts(x.shape, filter_h, filter_w, stride_h=stride_h, stride_w=stride_w,
+                           padding=padding)
+    is_average = layer.opcode == "AVERAGE_POOL_2D"
+    return layer.prepared(
+        "pool_2d.c.j2", variant="avg_pool" if is_average else "max_pool",
+        macs=y.elements * filter_h * filter_w,
+        features=dict(valid_macs=counts["taps"] * channels, taps=counts["taps"] * channels,
+                      window_rows=counts["window_rows"] * channels, pixels=counts["pixels"],
+                      border_outputs=counts["border_pixels"] * channels),
+        cost_terms=("calls", "valid_macs", "window_rows", "outputs"),
+        x=x, y=y, is_average=is_average,
         batches=x.dim(0), in_h=x.dim(1), in_w=x.dim(2), channels=x.dim(3),
         filter_h=filter_h, filter_w=filter_w, stride_h=stride_h, stride_w=stride_w,
         pad_h=pad_h, pad_w=pad_w, out_h=out_h, out_w=out_w, act_min=act_min, act_max=act_max)

@@ -8,33 +8,35 @@ TFLM (quantize_common.cc, dequantize_common.cc) supports, among others:
   int8 -> float32  Dequantize: scale * (q - zero_point) in double, cast to float.
 """
 
-from tinyflow.codegen.ops.base import Layer, register
+from tinyflow.codegen.ops.base import Layer, Prepared, register
 from tinyflow.codegen.quantize import float32_hex_literal, quantize_multiplier
 
 
 @register("QUANTIZE")
-def quantize(layer: Layer) -> dict:
+def quantize(layer: Layer) -> Prepared:
     x, y = layer.input(0), layer.output()
     layer.require_dtype(y, "output", "int8")
     layer.require_per_tensor(y, "output")
     layer.require_dtype(x, "input", "float32", "int8")
     if x.tensor.dtype == "float32":
         # TFLM divides by the scale as a float: static_cast<float>(double(scale)).
-        return dict(template="quantize.c.j2", x=x, y=y,
-                    scale=float32_hex_literal(y.scale), zero_point=y.zero_point)
+        return layer.prepared("quantize.c.j2", x=x, y=y,
+                              scale=float32_hex_literal(y.scale), zero_point=y.zero_point)
     layer.require_per_tensor(x, "input")
     # TFLM: QuantizeMultiplier(double(input scale) / double(output scale)).
     multiplier, shift = quantize_multiplier(x.scale / y.scale)
-    return dict(template="requantize.c.j2", x=x, y=y, multiplier=multiplier, shift=shift,
-                input_zero_point=x.zero_point, output_zero_point=y.zero_point)
+    # int8 -> int8 with another scale: its own template, so its own cost variant.
+    return layer.prepared("requantize.c.j2", variant="requantize", x=x, y=y,
+                          multiplier=multiplier, shift=shift, input_zero_point=x.zero_point,
+                          output_zero_point=y.zero_point)
 
 
 @register("DEQUANTIZE")
-def dequantize(layer: Layer) -> dict:
+def dequantize(layer: Layer) -> Prepared:
     x, y = layer.input(0), layer.output()
     layer.require_dtype(x, "input", "int8")
     layer.require_per_tensor(x, "input")
     layer.require_dtype(y, "output", "float32")
     layer.require_not_constant(x, "input")
-    return dict(template="dequantize.c.j2", x=x, y=y,
-                scale=float32_hex_literal(x.scale), zero_point=x.zero_point)
+    return layer.prepared("dequantize.c.j2", x=x, y=y,
+                          scale=float32_hex_literal(x.scale), zero_point=x.zero_point)

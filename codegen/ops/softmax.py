@@ -1,11 +1,11 @@
 """SOFTMAX, int8 in, int8 out (scale 1/256, zero point -128), as TFLM computes it."""
 
-from tinyflow.codegen.ops.base import Layer, register
+from tinyflow.codegen.ops.base import Layer, Prepared, register
 from tinyflow.codegen.quantize import softmax_scaling
 
 
 @register("SOFTMAX")
-def softmax(layer: Layer) -> dict:
+def softmax(layer: Layer) -> Prepared:
     x, y = layer.input(0), layer.output()
     layer.require_dtype(x, "input", "int8")
     layer.require_dtype(y, "output", "int8")
@@ -14,5 +14,8 @@ def softmax(layer: Layer) -> dict:
                   f"(got {y.scale}, {y.zero_point})")
     multiplier, left_shift, diff_min = softmax_scaling(layer.option("beta", 1.0), x.scale)
     depth = x.shape[-1]
-    return dict(template="softmax.c.j2", x=x, y=y, rows=x.elements // depth, depth=depth,
-                multiplier=multiplier, left_shift=left_shift, diff_min=diff_min)
+    rows = x.elements // depth
+    return layer.prepared("softmax.c.j2", features=dict(rows=rows),
+                          cost_terms=("calls", "outputs", "rows"), x=x, y=y, rows=rows,
+                          depth=depth, multiplier=multiplier, left_shift=left_shift,
+                          diff_min=diff_min)
