@@ -52,21 +52,12 @@ RAM_SECTIONS = (".stack", ".data", ".bss")
 
 
 def cpu_flags(board: Board) -> list[str]:
-    """-mcpu/-mfpu/-mfloat-abi from the board's core and features (never its name)."""
+    """-mcpu/-mfpu/-mfloat-abi of an Arm board, as its file states them (core, fpu,
+    float_abi). fpu 'auto' (GCC's default: -mcpu decides) and 'none' give no -mfpu."""
     flags = [f"-mcpu={board.core}", "-mthumb"]
-    if board.core == "cortex-m55":
-        flags += ["-mfloat-abi=hard"]          # -mcpu=cortex-m55 implies MVE and the FPU
-    elif board.has("fpu"):
-        if board.core == "cortex-m4":
-            fpu = "fpv4-sp-d16"
-        elif board.has("fpu-double"):
-            fpu = "fpv5-d16"
-        else:
-            fpu = "fpv5-sp-d16"
-        flags += [f"-mfpu={fpu}", "-mfloat-abi=hard"]
-    else:
-        flags += ["-mfloat-abi=soft"]
-    return flags
+    if board.fpu not in ("auto", "none"):
+        flags.append(f"-mfpu={board.fpu}")
+    return flags + [f"-mfloat-abi={board.float_abi}"]
 
 
 @dataclass
