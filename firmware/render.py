@@ -18,8 +18,10 @@ from tinyflow.common import template_environment
 # trips than MLPerf's 31 bytes), small enough for a 16 KB RAM part.
 COMMAND_BYTES = 512
 
-# Files copied verbatim (hand-written C headers) next to the rendered ones.
-STATIC_FILES = ("platform.h", "tf_hooks.h")
+# Files copied verbatim (hand-written C) next to the rendered ones: the protocol server
+# tf_main.c sees the board and the model through the rendered tf_board.h and
+# tf_model_info.h.
+STATIC_FILES = ("platform.h", "tf_hooks.h", "tf_main.c")
 
 _ENV = template_environment("tinyflow.firmware")
 
@@ -69,7 +71,7 @@ def render_firmware(generated: GeneratedCode, board: Board) -> dict[str, str]:
              if name.endswith((".c", ".h"))}
     files["tf_board.h"] = _ENV.get_template("board.h.j2").render(
         counter_num=num, counter_den=den, counter_hz=hz, command_bytes=COMMAND_BYTES, **common)
-    files["main.c"] = _ENV.get_template("main.c.j2").render(
+    files["tf_model_info.h"] = _ENV.get_template("tf_model_info.h.j2").render(
         inputs=_io_entries(manifest["inputs"]), outputs=_io_entries(manifest["outputs"]),
         **common)
     files["platform.c"] = _ENV.get_template("platform.c.j2").render(**common)

@@ -1,4 +1,3 @@
-{% include "banner.j2" %}
 /* The device side of the EEMBC / MLPerf Tiny DUT serial protocol, around the
  * generated model. Commands end with '%'; every reply ends with "m-ready".
  *
@@ -19,29 +18,28 @@
  *   tf-mem                stack high-water, stack size, arena, RAM sections
  *   tf-tensor L           runs layers 0..L, dumps layer L's output bytes
  *   tf-calibrate N        times a loop of 2 N instructions (checks the counter)
- * Errors are "e-[...]" lines. */
+ * Errors are "e-[...]" lines.
+ *
+ * Part of tinyflow's firmware (firmware/templates/ in tinyflow), copied verbatim into
+ * every build: the same for every model and board. What differs comes from generated
+ * headers: the board (tf_board.h) and the model (tf_model_info.h). */
 #include <stdint.h>
 #include <string.h>
 
 #include "tf_board.h"
 #include "platform.h"
 #include "tf_hooks.h"
-#include "{{ prefix }}_model.h"
+#include "tf_model_info.h"
 
-#define NUM_INPUTS {{ inputs|length }}
-#define NUM_OUTPUTS {{ outputs|length }}
-#define NUM_LAYERS {{ PREFIX }}_NUM_LAYERS
-#define INPUT_TOTAL_BYTES {{ inputs|sum(attribute="nbytes") }}u
-
-static const uint32_t input_bytes[NUM_INPUTS] = { {{ inputs|map(attribute="nbytes")|join(", ") }} };
-static const uint32_t output_bytes[NUM_OUTPUTS] = { {{ outputs|map(attribute="nbytes")|join(", ") }} };
-static const uint8_t output_is_int8[NUM_OUTPUTS] = { {{ outputs|map(attribute="is_int8")|join(", ") }} };
-static const float output_scale[NUM_OUTPUTS] = { {{ outputs|map(attribute="scale_literal")|join(", ") }} };
-static const int32_t output_zero_point[NUM_OUTPUTS] = { {{ outputs|map(attribute="zero_point_value")|join(", ") }} };
+static const uint32_t input_bytes[TF_NUM_INPUTS] = TF_INPUT_BYTES;
+static const uint32_t output_bytes[TF_NUM_OUTPUTS] = TF_OUTPUT_BYTES;
+static const uint8_t output_is_int8[TF_NUM_OUTPUTS] = TF_OUTPUT_IS_INT8;
+static const float output_scale[TF_NUM_OUTPUTS] = TF_OUTPUT_SCALES;
+static const int32_t output_zero_point[TF_NUM_OUTPUTS] = TF_OUTPUT_ZERO_POINTS;
 
 /* The host loads all inputs, concatenated, into this buffer ("db"); each inference
  * copies it into the arena, since layers may reuse the input's arena space. */
-static uint8_t db_buffer[INPUT_TOTAL_BYTES];
+static uint8_t db_buffer[TF_INPUT_TOTAL_BYTES];
 static uint32_t db_expected;
 static uint32_t db_loaded;
 
@@ -49,7 +47,7 @@ static char command[TF_CMD_BYTES + 1];
 
 volatile int tf_profiling;
 static uint64_t layer_started;
-static uint64_t layer_ticks[NUM_LAYERS];
+static uint64_t layer_ticks[TF_NUM_LAYERS];
 
 #if TF_BARE_METAL
 extern uint32_t _stack_bottom, _stack_top, _sdata, _edata, _sbss, _ebss;
@@ -64,7 +62,8 @@ static void put_str(const char *text)
     }
 }
 
-static void put_u64(uint64_t value)
+/* Out of line: -O2 would otherwise copy it into every command (1 KB more flash). */
+__attribute__((noinline)) static void put_u64(uint64_t value)
 {
     char digits[21];
     int n = 0;
@@ -198,9 +197,9 @@ static int split_words(char *line, char **words, int max)
 
 static int input_ready(void)
 {
-    if (db_expected != INPUT_TOTAL_BYTES || db_loaded != INPUT_TOTAL_BYTES) {
+    if (db_expected != TF_INPUT_TOTAL_BYTES || db_loaded != TF_INPUT_TOTAL_BYTES) {
         put_str("e-[no input loaded: send 'db load ");
-        put_u64(INPUT_TOTAL_BYTES);
+        put_u64(TF_INPUT_TOTAL_BYTES);
         put_line("' and the bytes first]");
         return 0;
     }
@@ -210,8 +209,8 @@ static int input_ready(void)
 static void copy_inputs(void)
 {
     const uint8_t *source = db_buffer;
-    for (int i = 0; i < NUM_INPUTS; ++i) {
-        memcpy({{ prefix }}_input(i), source, input_bytes[i]);
+    for (int i = 0; i < TF_NUM_INPUTS; ++i) {
+        memcpy(tf_model_input(i), source, input_bytes[i]);
         source += input_bytes[i];
     }
 }
@@ -230,8 +229,8 @@ static void put_hex_lines(const uint8_t *bytes, uint32_t count)
 static void print_results(void)
 {
     put_str("m-results-[");
-    for (int o = 0; o < NUM_OUTPUTS; ++o) {
-        const uint8_t *raw = (const uint8_t *){{ prefix }}_output(o);
+    for (int o = 0; o < TF_NUM_OUTPUTS; ++o) {
+        const uint8_t *raw = (const uint8_t *)tf_model_output(o);
         for (uint32_t i = 0; i < output_bytes[o]; ++i) {
             if (o || i) {
                 tf_uart_putc(',');
@@ -243,7 +242,31 @@ static void print_results(void)
     put_line("]");
 }
 
-/* --- commands --- */
+/* --- commands: each gets the words of its line (words[0] is its name) --- */
+
+static void command_name(char **words, int count)
+{
+    (void)words;
+    (void)count;
+    put_line("m-name-dut-[tinyflow]");
+}
+
+static void command_profile(char **words, int count)
+{
+    (void)words;
+    (void)count;
+    put_line("m-profile-[ULPMark for tinyML Firmware V0.0.1]");
+    put_line("m-model-[" TF_MODEL_NAME "]");
+}
+
+static void command_timestamp(char **words, int count)
+{
+    (void)words;
+    (void)count;
+    put_str("m-lap-us-");
+    put_u64(tf_counter_read() * 1000000u / TF_COUNTER_HZ);
+    put_str("\r\n");
+}
 
 static void command_db(char **words, int count)
 {
@@ -253,13 +276,13 @@ static void command_db(char **words, int count)
     } else if (strcmp(words[1], "load") == 0) {
         if (count < 3 || !parse_u32(words[2], &n) || n == 0) {
             put_line("e-[Command 'db load' requires the # of bytes, >0]");
-        } else if (n > INPUT_TOTAL_BYTES) {
+        } else if (n > TF_INPUT_TOTAL_BYTES) {
             db_expected = 0;
             db_loaded = 0;
             put_str("e-[db load ");
             put_u64(n);
             put_str(" exceeds the input buffer of ");
-            put_u64(INPUT_TOTAL_BYTES);
+            put_u64(TF_INPUT_TOTAL_BYTES);
             put_line(" bytes]");
         } else {
             db_expected = n;
@@ -310,9 +333,9 @@ static void command_db(char **words, int count)
 static void command_load(char **words, int count)
 {
     uint32_t n;
-    if (count < 2 || !parse_u32(words[1], &n) || n != INPUT_TOTAL_BYTES) {
+    if (count < 2 || !parse_u32(words[1], &n) || n != TF_INPUT_TOTAL_BYTES) {
         put_str("e-[usage: tf-load N with N = ");
-        put_u64(INPUT_TOTAL_BYTES);
+        put_u64(TF_INPUT_TOTAL_BYTES);
         put_line(", then N raw bytes]");
         return;
     }
@@ -344,7 +367,7 @@ static void command_infer(char **words, int count)
     put_str("\r\n");
     for (uint32_t i = 0; i < warmups; ++i) {
         copy_inputs();
-        {{ prefix }}_invoke();
+        tf_model_invoke();
     }
     put_line("m-warmup-done");
     put_str("m-infer-start-");
@@ -359,7 +382,7 @@ static void command_infer(char **words, int count)
     for (uint32_t i = 0; i < n; ++i) {
         copy_inputs();
         const uint64_t before = tf_counter_read();
-        {{ prefix }}_invoke();
+        tf_model_invoke();
         const uint64_t ticks = tf_counter_read() - before;
         total += ticks;
         least = ticks < least ? ticks : least;
@@ -382,8 +405,26 @@ static void command_infer(char **words, int count)
     print_results();
 }
 
-static void command_layers(void)
+static void command_results(char **words, int count)
 {
+    (void)words;
+    (void)count;
+    print_results();
+}
+
+static void command_raw_results(char **words, int count)
+{
+    (void)words;
+    (void)count;
+    for (int o = 0; o < TF_NUM_OUTPUTS; ++o) {
+        put_hex_lines((const uint8_t *)tf_model_output(o), output_bytes[o]);
+    }
+}
+
+static void command_layers(char **words, int count)
+{
+    (void)words;
+    (void)count;
     if (!input_ready()) {
         return;
     }
@@ -391,14 +432,14 @@ static void command_layers(void)
     memset(layer_ticks, 0, sizeof(layer_ticks));
     tf_profiling = 1;
     const uint64_t before = tf_counter_read();
-    {{ prefix }}_invoke();
+    tf_model_invoke();
     const uint64_t whole = tf_counter_read() - before;
     tf_profiling = 0;
-    for (int layer = 0; layer < NUM_LAYERS; ++layer) {
+    for (int layer = 0; layer < TF_NUM_LAYERS; ++layer) {
         put_str("m-tf-layer-");
         put_u64((uint64_t)layer);
         put_str("-");
-        put_str({{ prefix }}_layer_name(layer));
+        put_str(tf_model_layer_name(layer));
         put_str("-");
         put_u64(ticks_to_units(layer_ticks[layer]));
         put_str("\r\n");
@@ -411,9 +452,9 @@ static void command_layers(void)
 static void command_tensor(char **words, int count)
 {
     uint32_t layer;
-    if (count < 2 || !parse_u32(words[1], &layer) || layer >= NUM_LAYERS) {
+    if (count < 2 || !parse_u32(words[1], &layer) || layer >= TF_NUM_LAYERS) {
         put_str("e-[usage: tf-tensor L, with 0 <= L < ");
-        put_u64(NUM_LAYERS);
+        put_u64(TF_NUM_LAYERS);
         put_line("]");
         return;
     }
@@ -421,9 +462,9 @@ static void command_tensor(char **words, int count)
         return;
     }
     copy_inputs();
-    {{ prefix }}_invoke_layers(0, (int)layer + 1);
+    tf_model_invoke_layers(0, (int)layer + 1);
     uint32_t bytes = 0;
-    const uint8_t *data = (const uint8_t *){{ prefix }}_layer_output((int)layer, &bytes);
+    const uint8_t *data = (const uint8_t *)tf_model_layer_output((int)layer, &bytes);
     put_str("m-tf-tensor-");
     put_u64(layer);
     put_str("-bytes-");
@@ -441,8 +482,10 @@ static void put_figure(const char *name, uint64_t value)
     put_str("\r\n");
 }
 
-static void command_mem(void)
+static void command_mem(char **words, int count)
 {
+    (void)words;
+    (void)count;
 #if TF_BARE_METAL
     /* The startup code painted the stack; the first word no longer painted is the
      * deepest the stack has been. */
@@ -453,12 +496,12 @@ static void command_mem(void)
     put_figure("stack-used", (uint64_t)((uintptr_t)&_stack_top - (uintptr_t)word));
     put_figure("stack-size", (uint64_t)((uintptr_t)&_stack_top - (uintptr_t)&_stack_bottom));
 #endif
-    put_figure("arena", {{ PREFIX }}_ARENA_BYTES);
+    put_figure("arena", TF_ARENA_BYTES);
 #if TF_BARE_METAL
     put_figure("data", (uint64_t)((uintptr_t)&_edata - (uintptr_t)&_sdata));
     put_figure("bss", (uint64_t)((uintptr_t)&_ebss - (uintptr_t)&_sbss));
 #endif
-    put_figure("input-buffer", INPUT_TOTAL_BYTES);
+    put_figure("input-buffer", TF_INPUT_TOTAL_BYTES);
 }
 
 /* A loop of known length (two instructions per iteration: subs, bne) to check the
@@ -487,8 +530,10 @@ static void command_calibrate(char **words, int count)
 #endif
 }
 
-static void command_info(void)
+static void command_info(char **words, int count)
 {
+    (void)words;
+    (void)count;
     put_line("m-tf-board-[" TF_BOARD_NAME "]");
     put_line("m-tf-model-[" TF_MODEL_NAME "]");
     put_line("m-tf-model-sha256-[" TF_MODEL_SHA256 "]");
@@ -496,13 +541,52 @@ static void command_info(void)
     put_str("m-tf-clock-hz-");
     put_u64(TF_CLOCK_HZ);
     put_str("\r\nm-tf-layers-");
-    put_u64(NUM_LAYERS);
+    put_u64(TF_NUM_LAYERS);
     put_str("\r\nm-tf-input-bytes-");
-    put_u64(INPUT_TOTAL_BYTES);
+    put_u64(TF_INPUT_TOTAL_BYTES);
     put_str("\r\nm-tf-output-bytes-");
-    put_u64({{ outputs|sum(attribute="nbytes") }}u);
+    put_u64(TF_OUTPUT_TOTAL_BYTES);
     put_str("\r\nm-tf-command-bytes-");
     put_u64(TF_CMD_BYTES);
+    put_str("\r\n");
+}
+
+static void command_help(char **words, int count);
+
+/* The commands, by their first word; `help` lists them in this order. */
+static const struct {
+    const char *name;
+    void (*run)(char **words, int count);
+} commands[] = {
+    { "name", command_name },
+    { "profile", command_profile },
+    { "timestamp", command_timestamp },
+    { "db", command_db },
+    { "infer", command_infer },
+    { "results", command_results },
+    { "tf-load", command_load },
+    { "tf-info", command_info },
+    { "tf-results", command_raw_results },
+    { "tf-layers", command_layers },
+    { "tf-mem", command_mem },
+    { "tf-tensor", command_tensor },
+    { "tf-calibrate", command_calibrate },
+    { "help", command_help },
+};
+
+#define NUM_COMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+static void command_help(char **words, int count)
+{
+    (void)words;
+    (void)count;
+    put_str("tinyflow DUT:");
+    for (size_t i = 0; i < NUM_COMMANDS; ++i) {
+        if (commands[i].run != command_help) {
+            put_str(" ");
+            put_str(commands[i].name);
+        }
+    }
     put_str("\r\n");
 }
 
@@ -510,44 +594,17 @@ static void dispatch(char *line)
 {
     char *words[4];
     const int count = split_words(line, words, 4);
-    if (count == 0) {
-        /* An empty command: the host's way to resynchronise. Just "m-ready". */
-    } else if (strcmp(words[0], "name") == 0) {
-        put_line("m-name-dut-[tinyflow]");
-    } else if (strcmp(words[0], "profile") == 0) {
-        put_line("m-profile-[ULPMark for tinyML Firmware V0.0.1]");
-        put_line("m-model-[" TF_MODEL_NAME "]");
-    } else if (strcmp(words[0], "help") == 0) {
-        put_line("tinyflow DUT: name profile timestamp db infer results "
-                 "tf-load tf-info tf-results tf-layers tf-mem tf-tensor tf-calibrate");
-    } else if (strcmp(words[0], "timestamp") == 0) {
-        put_str("m-lap-us-");
-        put_u64(tf_counter_read() * 1000000u / TF_COUNTER_HZ);
-        put_str("\r\n");
-    } else if (strcmp(words[0], "db") == 0) {
-        command_db(words, count);
-    } else if (strcmp(words[0], "infer") == 0) {
-        command_infer(words, count);
-    } else if (strcmp(words[0], "results") == 0) {
-        print_results();
-    } else if (strcmp(words[0], "tf-results") == 0) {
-        for (int o = 0; o < NUM_OUTPUTS; ++o) {
-            put_hex_lines((const uint8_t *){{ prefix }}_output(o), output_bytes[o]);
+    /* An empty command is the host's way to resynchronise: it gets just "m-ready". */
+    if (count > 0) {
+        size_t i = 0;
+        while (i < NUM_COMMANDS && strcmp(commands[i].name, words[0]) != 0) {
+            ++i;
         }
-    } else if (strcmp(words[0], "tf-layers") == 0) {
-        command_layers();
-    } else if (strcmp(words[0], "tf-mem") == 0) {
-        command_mem();
-    } else if (strcmp(words[0], "tf-tensor") == 0) {
-        command_tensor(words, count);
-    } else if (strcmp(words[0], "tf-calibrate") == 0) {
-        command_calibrate(words, count);
-    } else if (strcmp(words[0], "tf-load") == 0) {
-        command_load(words, count);
-    } else if (strcmp(words[0], "tf-info") == 0) {
-        command_info();
-    } else {
-        put_error("Unknown command: ", words[0]);
+        if (i < NUM_COMMANDS) {
+            commands[i].run(words, count);
+        } else {
+            put_error("Unknown command: ", words[0]);
+        }
     }
     put_line("m-ready");
 }
@@ -557,7 +614,7 @@ int main(void)
     tf_clock_init();
     tf_uart_init();
     tf_counter_init();
-    {{ prefix }}_init();
+    tf_model_init();
     put_line("m-timestamp-mode-performance");
     put_line("m-init-done");
     put_line("m-ready");
