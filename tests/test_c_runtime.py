@@ -16,7 +16,8 @@ SOURCES = [TESTS_C / "test_runtime.c", TESTS_C / "portable_kernels.c"]
 CFLAGS = ["-std=c99", "-Wall", "-Wextra", "-Werror", "-O2", "-I", str(RUNTIME), "-I", str(TESTS_C)]
 CORTEX_M4 = ["-mcpu=cortex-m4", "-mthumb", "-mfpu=fpv4-sp-d16", "-mfloat-abi=hard"]
 # newlib's semihosting C library, and a vector table at address 0 to boot from.
-SEMIHOSTING = ["--specs=rdimon.specs", "-Wl,--section-start=.vectors=0", str(TESTS_C / "qemu_boot.c")]
+SEMIHOSTING = ["--specs=rdimon.specs", "-Wl,--section-start=.vectors=0",
+               str(TESTS_C / "qemu_boot.c")]
 
 
 def _build(compiler: str, flags: list[str], out: Path) -> Path:
