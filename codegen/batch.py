@@ -98,3 +98,20 @@ def split_outputs(model: Model, raw: bytes, batch: int) -> list[np.ndarray]:
                                    offset=offset).reshape(tensor.shape)
             offset += tensor.nbytes
     return outputs
+
+
+def quantize_input(model: Model, samples, position: int = 0) -> np.ndarray:
+    """Float samples (batch first) as the model's quantized input ``position``:
+    round(x / scale) + zero point, clamped to the dtype, as TFLite quantizes."""
+    tensor = model.input_tensors[position]
+    samples = np.asarray(samples, dtype=np.float32)
+    if tensor.dtype == "float32":
+        return samples
+    if tensor.quantization is None:
+        raise InputError(f"{model.name} input {position} '{tensor.name}' is {tensor.dtype} "
+                         "without quantization: give it integer samples")
+    info = np.iinfo(tensor.dtype)
+    # Round half away from zero, as TFLite's converter and kernels do.
+    scaled = samples / np.float32(tensor.scale)
+    rounded = np.sign(scaled) * np.floor(np.abs(scaled) + 0.5)
+    return np.clip(rounded + tensor.zero_point, info.min, info.max).astype(tensor.dtype)

@@ -242,11 +242,3 @@ def _layer_entry(layer: Layer, result: Prepared, plan: MemoryPlan, weight_name) 
         scratch_bytes=result.scratch_bytes, scratch_offset=scratch.offset if scratch else None,
         aliases_input=result.aliases_input,
         output_offset=layer.output_offset, output_bytes=layer.output_bytes)
-
-
-def render_host_main(generated: GeneratedCode) -> str:
-    inputs, outputs = _io_description(generated.model, generated.plan, generated.prefix)
-    return _ENV.get_template("host_main.c.j2").render(
-        version=tinyflow.__version__, model_name=generated.model.name,
-        model_sha256=generated.model.sha256, prefix=generated.prefix, inputs=inputs,
-        outputs=outputs)

@@ -22,7 +22,7 @@ from tinyflow.codegen.generator import GeneratedCode, generate
 from tinyflow.common import cache_dir, publish_dir
 from tinyflow.errors import BuildError, FirmwareSizeError
 from tinyflow.firmware.process import Commands, require_tool
-from tinyflow.firmware.render import linker_script, render_firmware
+from tinyflow.firmware.render import linker_script, render_batch_program, render_firmware
 from tinyflow.codegen.ir import Model
 
 TOOLCHAIN = "arm-none-eabi-"
@@ -33,12 +33,12 @@ INSTALL_HINT = "apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi (or ru
 # No -ffreestanding: it implies -fno-builtin, which turns the kernels' fixed-size
 # memcpy loads (unaligned 32-bit reads for SMLAD) into library calls: 4.4x slower.
 OPTIMIZATION = "-O2"
-COMMON_CFLAGS = ["-std=c99", OPTIMIZATION, "-g", "-Wall", "-Wextra", "-Werror",
-                 "-ffunction-sections", "-fdata-sections",
-                 "-fno-common", "-DTINYFLOW_HOOKS_HEADER=\"tf_hooks.h\""]
-# The native build (this computer): an ordinary C99 program with the same warnings.
-NATIVE_CFLAGS = ["-std=c99", "-O2", "-g", "-Wall", "-Wextra", "-Werror",
-                 "-DTINYFLOW_HOOKS_HEADER=\"tf_hooks.h\""]
+# Every build, on every board: C99 with the same optimization and warnings.
+COMMON_CFLAGS = ["-std=c99", OPTIMIZATION, "-g", "-Wall", "-Wextra", "-Werror"]
+# Bare-metal images: let the linker drop what is not called.
+BARE_METAL_CFLAGS = ["-ffunction-sections", "-fdata-sections", "-fno-common"]
+# The protocol firmware times every layer through the model's hooks.
+HOOKS_CFLAGS = ["-DTINYFLOW_HOOKS_HEADER=\"tf_hooks.h\""]
 LDFLAGS = ["-nostartfiles", "--specs=nano.specs", "--specs=nosys.specs", "-Wl,--gc-sections"]
 LDLIBS = ["-lm", "-lc", "-lgcc"]
 
@@ -58,6 +58,15 @@ def cpu_flags(board: Board) -> list[str]:
     if board.fpu not in ("auto", "none"):
         flags.append(f"-mfpu={board.fpu}")
     return flags + [f"-mfloat-abi={board.float_abi}"]
+
+
+def library_cflags(board: Board | str) -> list[str]:
+    """The flags every build compiles the generated library with for ``board``: the
+    one set tests, benchmarks and firmware share."""
+    board = get_board(board) if isinstance(board, str) else board
+    if board.native:
+        return list(COMMON_CFLAGS)
+    return cpu_flags(board) + COMMON_CFLAGS + BARE_METAL_CFLAGS
 
 
 @dataclass
@@ -178,9 +187,8 @@ class FirmwareBuilder:
         return "" if self.board.native else TOOLCHAIN
 
     def cflags(self) -> list[str]:
-        if self.board.native:
-            return NATIVE_CFLAGS
-        return cpu_flags(self.board) + COMMON_CFLAGS
+        hooks = HOOKS_CFLAGS if self.board.program == "protocol" else []
+        return library_cflags(self.board) + hooks
 
     def _link(self, gcc: str, build: Path, sources: list[Path], script: Path, elf: Path):
         return self.commands.run(
@@ -190,7 +198,8 @@ class FirmwareBuilder:
     def build(self, generated: GeneratedCode, out_dir: Path | None = None,
               use_cache: bool = True) -> BuildResult:
         board = self.board
-        files = render_firmware(generated, board)
+        files = (render_batch_program(generated, board) if board.program == "batch"
+                 else render_firmware(generated, board))
         gcc = require_tool(self.prefix + "gcc", INSTALL_HINT)
         version = self.commands.run([gcc, "--version"]).stdout.decode().splitlines()[0]
         key_material = json.dumps(dict(files=files, cflags=self.cflags(), ldflags=LDFLAGS,

@@ -1,4 +1,4 @@
-"""Subcommands of the firmware stage: boards, build, flash, measure."""
+"""Subcommands of the firmware stage: boards, build, flash, measure, infer."""
 
 from __future__ import annotations
 
@@ -47,6 +47,17 @@ def register_commands(subparsers) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed of the random inputs")
     p.add_argument("--json", help="also write the measurement as JSON here")
     p.set_defaults(handler=cmd_measure)
+
+    p = subparsers.add_parser("infer", help="run a batch of inputs through the generated code")
+    p.add_argument("model", help="an int8 .tflite file")
+    p.add_argument("--board", "-b", default="host",
+                   help="where to run: host (this computer, the default) or a board name "
+                        "(see `tinyflow boards`)")
+    p.add_argument("--inputs", required=True,
+                   help=".npy (one input, batch first) or .npz (several inputs)")
+    p.add_argument("--outputs", required=True, help=".npy or .npz file to write")
+    p.add_argument("--port", help="serial port of a real board")
+    p.set_defaults(handler=cmd_infer)
 
 
 def _board_arguments(p) -> None:
@@ -135,3 +146,15 @@ def cmd_measure(args) -> int:
         progress(f"wrote {args.json}")
     return 0 if result.bit_exact else 3
 
+
+def cmd_infer(args) -> int:
+    from tinyflow.codegen.batch import load_inputs, save_outputs
+    from tinyflow.codegen.ir import load_model
+    from tinyflow.firmware.infer import run_on_board
+
+    model = load_model(args.model)
+    inputs = load_inputs(args.inputs, model)
+    outputs = run_on_board(model, inputs, board=args.board, port=args.port, progress=progress)
+    save_outputs(args.outputs, outputs)
+    print(f"{inputs[0].shape[0]} sample(s) on {args.board}: wrote {args.outputs}")
+    return 0

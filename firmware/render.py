@@ -59,6 +59,19 @@ def linker_script(board: Board, flash: MemoryRegion | None = None,
         ram=ram or board.ram, stack_bytes=board.stack_bytes)
 
 
+def render_batch_program(generated: GeneratedCode, board: Board) -> dict[str, str]:
+    """The host board's program (``program: batch``): the generated model plus a main
+    that reads samples on stdin and writes their outputs on stdout."""
+    manifest = generated.manifest
+    files = {name: text for name, text in generated.files.items()
+             if name.endswith((".c", ".h"))}
+    files["batch_main.c"] = _ENV.get_template("batch_main.c.j2").render(
+        version=tinyflow.__version__, board=board, model_name=generated.model.name,
+        model_sha256=generated.model.sha256, prefix=generated.prefix,
+        inputs=manifest["inputs"], outputs=manifest["outputs"])
+    return files
+
+
 def render_firmware(generated: GeneratedCode, board: Board) -> dict[str, str]:
     """All sources of the firmware: the generated model plus main, startup, drivers and
     the linker script (file name -> text)."""

@@ -36,7 +36,7 @@ def random_inputs(model, batch: int, seed: int) -> list[np.ndarray]:
 
 def assert_bit_exact(model_source, batch: int = 20, seed: int = 0, inputs=None):
     """Generate + compile for the host, run, and compare every output byte with TFLM."""
-    from tinyflow.codegen.host import compile_host
+    from tinyflow.firmware.host import compile_host
     from tinyflow.codegen.ir import load_model
     from tinyflow.reference import ReferenceInterpreter
 

@@ -10,10 +10,11 @@ from conftest import MLPERF_MODELS, mlperf_model
 from tinyflow.cli import main
 from tinyflow.codegen import generate
 from tinyflow.codegen.ir import load_model
-from tinyflow.codegen.memory import plan_memory
+from tinyflow.codegen import plan_memory
 
-STRICT = ["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic-errors"]
-ARM_FLAGS = ["-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16"]
+from tinyflow.firmware.build import library_cflags
+
+PEDANTIC = ["-pedantic-errors"]
 
 
 def test_codegen_is_deterministic(tmp_path):
@@ -53,10 +54,10 @@ def test_generated_code_compiles_strictly_for_host_and_cortex_m4(name, tmp_path)
     generated = generate(mlperf_model(name))
     out = generated.write(tmp_path / "lib")
     sources = ["tinyflow_model.c", "tinyflow_weights.c"]
-    _compile("gcc", STRICT + ["-O2"], out, sources)
+    _compile("gcc", library_cflags("host") + PEDANTIC, out, sources)
     arm = shutil.which("arm-none-eabi-gcc")
     assert arm, "arm-none-eabi-gcc is not installed: run scripts/setup"
-    _compile(arm, STRICT + ["-Os"] + ARM_FLAGS, out, sources)
+    _compile(arm, library_cflags("qemu-cortex-m4") + PEDANTIC, out, sources)
 
 
 def test_build_fragment_builds_a_program(tmp_path):

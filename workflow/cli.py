@@ -30,13 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
                         version=f"tinyflow {tinyflow.__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module_name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name == module_name:   # that stage is not there yet
-                continue
-            raise
-        module.register_commands(subparsers)
+        importlib.import_module(module_name).register_commands(subparsers)
     return parser
 
 
