@@ -1,0 +1,97 @@
+"""SOFTMAX, LOGISTIC (sigmoid) and TANH over a range of input scales.
+
+SOFTMAX beta: the converter never fuses a scale into beta (`softmax(3 * x)` stays
+MUL + SOFTMAX with beta 1), so beta != 1 is not reachable from Keras; different
+input scales are covered through the calibration range instead.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from conftest import assert_bit_exact
+
+from .harness import (Case, assert_case_matches_tflm, check_contains_op, converted, dims,
+                      initializers, seeds_from_name, span, value_range)
+
+
+# --- SOFTMAX -------------------------------------------------------------------------------------
+def softmax(shape, dense_units=None):
+    """Softmax over the last axis, after a Dense layer when ``dense_units`` is given."""
+    import keras
+
+    x = keras.Input(shape, batch_size=1)
+    y = keras.layers.Dense(dense_units, **initializers(70))(x) if dense_units else x
+    return keras.Model(x, keras.layers.Softmax()(y))
+
+
+def _softmax(name, shape, calibration, dense_units=None):
+    name = f"softmax_{name}"
+    return Case(name, softmax, dict(shape=shape, dense_units=dense_units), "SOFTMAX",
+                calibration=value_range(calibration), **seeds_from_name(name))
+
+
+SOFTMAX_CASES = [
+    _softmax("after_dense", (12,), 1.0, dense_units=10),
+    _softmax("rows_range1", (3, 10), 1.0),
+    _softmax("rows_range8", (4, 6), 8.0),
+    _softmax("rows_range40", (2, 16), 40.0),
+    _softmax("4d_range0.1", (3, 3, 5), 0.1),
+    _softmax("depth1", (7, 1), 2.0),
+]
+
+
+# --- LOGISTIC / TANH -----------------------------------------------------------------------------
+def activation(shape, name, input_gain):
+    """keras.layers.Activation(name) after a Rescaling, so the activation's input scale
+    varies."""
+    import keras
+
+    x = keras.Input(shape, batch_size=1)
+    y = keras.layers.Rescaling(input_gain)(x) if input_gain != 1.0 else x
+    return keras.Model(x, keras.layers.Activation(name)(y))
+
+
+OPCODES = {"sigmoid": "LOGISTIC", "tanh": "TANH"}
+
+
+def _logistic_tanh(function, shape, input_gain, calibration=(-1.0, 1.0), input_seed=7):
+    opcode = OPCODES[function]
+    name = f"{opcode.lower()}_{dims(shape)}_gain{input_gain:g}_range{span(calibration)}"
+    return Case(name, activation, dict(shape=shape, name=function, input_gain=input_gain),
+                opcode, calibration=calibration, input_seed=input_seed)
+
+
+LOGISTIC_TANH_CASES = [
+    _logistic_tanh(function, shape, input_gain, calibration)
+    for function in OPCODES
+    for shape, input_gain, calibration in [
+        ((6, 5, 3), 1.0, (-1.0, 1.0)),
+        ((40,), 8.0, (-1.0, 1.0)),      # wide input range: saturation on both sides
+        ((4, 4), 0.05, (-1.0, 1.0)),    # narrow input range: large multiplier
+        ((3, 3, 3), 20.0, (-1.0, 1.0)),
+        ((50,), 4.0, (-0.2, 1.0)),      # input zero point far from 0
+        ((2, 25), 1.0, (-3.0, 0.1)),
+    ]
+]
+
+CASES = SOFTMAX_CASES + LOGISTIC_TANH_CASES
+
+
+@pytest.mark.parametrize("case", CASES, ids=str)
+def test_activation_matches_tflm(case):
+    assert_case_matches_tflm(case)
+
+
+def test_logistic_tanh_every_int8_input():
+    """All 256 int8 input values through both functions, at two input scales."""
+    from tinyflow.codegen.ir import load_model
+
+    every_value = np.arange(-128, 128, dtype=np.int8).reshape(1, 1, 256)
+    for function in OPCODES:
+        for gain in (1.0, 6.0):
+            case = _logistic_tanh(function, (256,), gain)
+            model_bytes = converted(case)
+            check_contains_op(load_model(model_bytes), case)
+            assert_bit_exact(model_bytes, inputs=[np.repeat(every_value, 20, axis=0)])

@@ -1,0 +1,74 @@
+"""CONV_2D: kernel sizes, strides, padding, dilation, groups, fused activations.
+
+Notes on what the converter can produce:
+- Grouped convolution: Keras `Conv2D(groups=g)` converts to one CONV_2D whose filter
+  has in_channels / g channels; covered.
+- RELU_N1_TO_1: Keras' `ReLU` rejects a negative threshold, but a clip to [-1, 1]
+  after a conv is fused into the conv as RELU_N1_TO_1; covered that way.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from .harness import Case, assert_case_matches_tflm, initializers, seeds_from_name, value_range
+
+
+def conv2d(shape, filters, kernel, strides=1, padding="same", dilation=1, groups=1,
+           activation=None, use_bias=True, seed=1, clip=False):
+    """One Conv2D with seeded weights; ``clip``: then a clip to [-1, 1] (RELU_N1_TO_1)."""
+    import keras
+    import tensorflow as tf
+
+    x = keras.Input(shape, batch_size=1)
+    y = keras.layers.Conv2D(filters, kernel, strides=strides, padding=padding,
+                            dilation_rate=dilation, groups=groups, activation=activation,
+                            use_bias=use_bias, **initializers(seed))(x)
+    if clip:
+        y = keras.layers.Lambda(lambda t: tf.clip_by_value(t, -1.0, 1.0))(y)
+    return keras.Model(x, y)
+
+
+def _conv(name, shape, filters, kernel, fused=None, calibration=1.0, **options):
+    """A CONV_2D case; ``fused``: the activation the converter must fuse into the conv;
+    ``calibration``: representative data ~ U(-c, c), or U(low, high) for a pair."""
+    name = f"conv_{name}"
+    return Case(name, conv2d, dict(shape=shape, filters=filters, kernel=kernel, **options),
+                "CONV_2D", activation=fused, calibration=value_range(calibration),
+                **seeds_from_name(name))
+
+
+CASES = [
+    _conv("1x1_c1_f1", (5, 5, 1), 1, 1),
+    _conv("1x1_c3_f8", (6, 6, 3), 8, 1, seed=2),
+    _conv("1x1_c16_f17_relu", (4, 4, 16), 17, 1, activation="relu", fused="RELU", seed=3),
+    _conv("1x1_stride2_valid", (7, 7, 5), 6, 1, strides=2, padding="valid", seed=4),
+    _conv("3x3_same_c3_f4", (8, 8, 3), 4, 3, seed=5),
+    _conv("3x3_valid_c7_f5", (9, 7, 7), 5, 3, padding="valid", seed=6),
+    _conv("3x3_stride2_same_even", (8, 8, 4), 6, 3, strides=2, seed=7),
+    _conv("3x3_stride2_same_odd_relu6", (9, 9, 2), 3, 3, strides=2, activation="relu6",
+          fused="RELU6", seed=8),
+    _conv("3x3_stride2_valid_c17", (9, 8, 17), 9, 3, strides=2, padding="valid", seed=9),
+    _conv("5x3_same_c1", (10, 7, 1), 5, (5, 3), seed=10),
+    _conv("5x3_stride_2x1_valid", (11, 6, 6), 4, (5, 3), strides=(2, 1), padding="valid",
+          seed=11),
+    _conv("5x3_stride2_same_c13", (9, 9, 13), 11, (5, 3), strides=2, seed=12),
+    _conv("3x3_dilation2_same", (9, 9, 3), 4, 3, dilation=2, seed=13),
+    _conv("3x3_dilation2_valid", (10, 9, 5), 3, 3, padding="valid", dilation=2, seed=14),
+    _conv("3x3_groups2", (8, 8, 4), 6, 3, groups=2, seed=15),
+    _conv("1x1_groups3_relu", (5, 5, 9), 12, 1, groups=3, activation="relu", fused="RELU",
+          seed=16),
+    _conv("3x3_no_bias", (6, 6, 5), 7, 3, use_bias=False, seed=17),
+    _conv("1x1_relu_n1_to_1", (6, 6, 4), 4, 1, clip=True, fused="RELU_N1_TO_1", seed=18),
+    _conv("3x3_relu_n1_to_1", (7, 7, 3), 5, 3, clip=True, fused="RELU_N1_TO_1", seed=19),
+    _conv("3x3_c32_f16", (6, 6, 32), 16, 3, activation="relu", fused="RELU", seed=20),
+    # Inputs in [0, 6] (as after a ReLU6): input zero point -128, input offset +128.
+    _conv("3x3_positive_inputs", (7, 7, 6), 5, 3, seed=81, calibration=(0.0, 6.0)),
+    _conv("1x1_positive_inputs", (5, 5, 8), 8, 1, seed=82, calibration=(0.0, 6.0)),
+    _conv("3x3_c64_f8_stride2", (7, 7, 64), 8, 3, strides=2, seed=83),   # long accumulations
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=str)
+def test_conv_matches_tflm(case):
+    assert_case_matches_tflm(case)

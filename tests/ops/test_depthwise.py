@@ -1,0 +1,55 @@
+"""DEPTHWISE_CONV_2D: depth multipliers, strides, padding, dilation, activations."""
+
+from __future__ import annotations
+
+import pytest
+
+from .harness import Case, assert_case_matches_tflm, initializers, seeds_from_name, value_range
+
+
+def depthwise_conv2d(shape, kernel, multiplier=1, strides=1, padding="same", dilation=1,
+                     activation=None, use_bias=True, seed=1):
+    """One DepthwiseConv2D with seeded weights."""
+    import keras
+
+    x = keras.Input(shape, batch_size=1)
+    y = keras.layers.DepthwiseConv2D(kernel, strides=strides, padding=padding,
+                                     depth_multiplier=multiplier, dilation_rate=dilation,
+                                     activation=activation, use_bias=use_bias,
+                                     **initializers(seed, kernel="depthwise"))(x)
+    return keras.Model(x, y)
+
+
+def _depthwise(name, shape, kernel, fused=None, calibration=1.0, **options):
+    """A DEPTHWISE_CONV_2D case; ``fused``: the activation the converter must fuse."""
+    name = f"depthwise_{name}"
+    return Case(name, depthwise_conv2d, dict(shape=shape, kernel=kernel, **options),
+                "DEPTHWISE_CONV_2D", activation=fused, calibration=value_range(calibration),
+                **seeds_from_name(name))
+
+
+CASES = [
+    _depthwise("3x3_m1_same", (8, 8, 4), 3, seed=21),
+    _depthwise("3x3_m1_c1", (7, 7, 1), 3, seed=22),
+    _depthwise("3x3_m2_valid", (7, 9, 3), 3, multiplier=2, padding="valid", seed=23),
+    _depthwise("3x3_m3_stride2_same", (9, 9, 3), 3, multiplier=3, strides=2, seed=24),
+    _depthwise("3x3_m1_stride2_same_even_relu", (8, 8, 5), 3, strides=2, activation="relu",
+               fused="RELU", seed=25),
+    _depthwise("5x3_m1_stride2_valid", (11, 9, 7), (5, 3), strides=2, padding="valid", seed=26),
+    _depthwise("3x3_m2_dilation2_same", (9, 9, 3), 3, multiplier=2, dilation=2, seed=27),
+    _depthwise("3x3_m1_dilation2_valid_relu6", (10, 10, 6), 3, padding="valid", dilation=2,
+               activation="relu6", fused="RELU6", seed=28),
+    _depthwise("1x1_m2", (5, 5, 4), 1, multiplier=2, seed=29),
+    _depthwise("3x3_m1_c17", (6, 6, 17), 3, seed=30),
+    _depthwise("3x3_m1_c32_relu6", (6, 6, 32), 3, activation="relu6", fused="RELU6", seed=31),
+    _depthwise("3x3_m1_positive_inputs", (6, 6, 8), 3, seed=84, calibration=(0.0, 6.0)),
+    _depthwise("3x3_m1_no_bias", (7, 6, 12), 3, seed=87, use_bias=False),
+    _depthwise("5x3_m1_stride2_same_c8", (10, 9, 8), (5, 3), strides=2, seed=88),
+    _depthwise("3x3_m2_stride2_positive_inputs", (7, 7, 3), 3, multiplier=2, strides=2,
+               seed=85, calibration=(0.0, 6.0)),
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=str)
+def test_depthwise_matches_tflm(case):
+    assert_case_matches_tflm(case)

@@ -1,0 +1,54 @@
+"""FULLY_CONNECTED: sizes, bias or not, fused activations, batch dimensions."""
+
+from __future__ import annotations
+
+import pytest
+
+from .harness import Case, assert_case_matches_tflm, initializers, seeds_from_name, value_range
+
+
+def dense(shape, units, use_bias=True, activation=None, seed=1):
+    """One Dense layer with seeded weights; inputs of rank > 1 add batch rows."""
+    import keras
+
+    x = keras.Input(shape, batch_size=1)
+    y = keras.layers.Dense(units, use_bias=use_bias, activation=activation,
+                           **initializers(seed))(x)
+    return keras.Model(x, y)
+
+
+def conv_flatten_dense(shape):
+    """Conv2D 1x1, Flatten (a RESHAPE), Dense: the usual classifier head."""
+    import keras
+
+    x = keras.Input(shape, batch_size=1)
+    y = keras.layers.Conv2D(4, 1, **initializers(48))(x)
+    y = keras.layers.Flatten()(y)
+    y = keras.layers.Dense(3, **initializers(49))(y)
+    return keras.Model(x, y)
+
+
+def _dense(name, shape, units, fused=None, calibration=1.0, **options):
+    """A FULLY_CONNECTED case; ``fused``: the activation the converter must fuse."""
+    name = f"dense_{name}"
+    return Case(name, dense, dict(shape=shape, units=units, **options), "FULLY_CONNECTED",
+                activation=fused, calibration=value_range(calibration), **seeds_from_name(name))
+
+
+CASES = [
+    _dense("6_to_5", (6,), 5, seed=41),
+    _dense("no_bias", (9,), 4, use_bias=False, seed=42),
+    _dense("1_to_1", (1,), 1, seed=43),
+    _dense("100_to_17_relu", (100,), 17, activation="relu", fused="RELU", seed=44),
+    _dense("33_to_10_relu6", (33,), 10, activation="relu6", fused="RELU6", seed=45),
+    _dense("multidim_3x4x6", (3, 4, 6), 5, seed=46),       # 12 rows of 6: batch dims
+    _dense("multidim_2x7_no_bias", (2, 7), 3, use_bias=False, seed=47),
+    _dense("positive_inputs", (24,), 6, seed=86, calibration=(0.0, 6.0)),
+    Case("flatten_dense", conv_flatten_dense, dict(shape=(4, 4, 3)), "FULLY_CONNECTED",
+         extra_ops=("RESHAPE", "CONV_2D"), **seeds_from_name("flatten_dense")),
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=str)
+def test_fully_connected_matches_tflm(case):
+    assert_case_matches_tflm(case)
