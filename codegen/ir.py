@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import flatbuffers
 import numpy as np
 import tflite
 
@@ -184,7 +185,7 @@ def _parse(buf: bytes, name: str) -> Model:
     opcodes = []
     for i in range(fb_model.OperatorCodesLength()):
         code = fb_model.OperatorCodes(i)
-        builtin = max(code.BuiltinCode(), code.DeprecatedBuiltinCode())
+        builtin = max(_raw_builtin_code(code), code.DeprecatedBuiltinCode())
         if _OP_NAMES.get(builtin) == "CUSTOM":
             opcodes.append("CUSTOM:" + (code.CustomCode() or b"?").decode())
         else:
@@ -223,6 +224,15 @@ def _parse(buf: bytes, name: str) -> Model:
         sha256=hashlib.sha256(buf).hexdigest(),
         subgraph_count=fb_model.SubgraphsLength(),
     )
+
+
+def _raw_builtin_code(code) -> int:
+    """OperatorCode.builtin_code as stored. The bindings' BuiltinCode() answers the
+    deprecated field for codes below 127, so a writer that leaves the deprecated
+    field at 0 (ai-edge-quantizer) would read as ADD; the field sits in vtable slot 3."""
+    offset = code._tab.Offset(10)
+    return code._tab.Get(flatbuffers.number_types.Int32Flags, offset + code._tab.Pos) \
+        if offset else 0
 
 
 def _as_list(array_or_zero) -> list:

@@ -49,7 +49,8 @@ class Measurement:
     mismatched_samples: list[int] = field(default_factory=list)
     first_divergent_layer: dict | None = None
     elf: str = ""
-    outputs: list = field(default_factory=list, repr=False)   # device outputs, batch first
+    # Device outputs, batch first: not stored, not compared (figures describe a run).
+    outputs: list = field(default_factory=list, repr=False, compare=False)
 
     @property
     def mean(self) -> float:

@@ -1,4 +1,4 @@
-"""The host side of the DUT serial protocol (see templates/main.c.j2 for the device).
+"""The host side of the DUT serial protocol (see templates/tf_main.c for the device).
 
 A ``DeviceSession`` opens a port (a device path, a QEMU pty, or ``socket://host:port``),
 resynchronises, and turns commands into Python values. Every failure on the line --

@@ -137,11 +137,13 @@ class CostModel:
 
 
 # The sources that decide which C the device runs and how it is compiled: the op
-# templates and their prepare steps, the firmware templates and its compile flags.
+# templates, prepare steps and runtime, the firmware templates, its compile flags and
+# the board files (their FPU flags).
 # Refactors elsewhere (how templates are loaded, the CLI) leave the timed code as is.
 TIMED_SOURCES = {
-    "tinyflow.codegen": ("templates/", "ops/", "quantize.py"),
+    "tinyflow.codegen": ("templates/", "runtime/", "ops/", "quantize.py"),
     "tinyflow.firmware": ("templates/", "build.py"),
+    "tinyflow.boards": ("",),          # a board's compiler flags are in its file
 }
 
 

@@ -307,9 +307,7 @@ def test_hand_built_model_loads():
     pytest.param(3, 3, CONV, id="both-fields"),
     pytest.param(0, 3, CONV, id="old-file-deprecated-field-only"),
     pytest.param(150, 127, "GELU", id="code-past-127"),
-    pytest.param(3, 0, CONV, id="new-field-only", marks=pytest.mark.xfail(
-        strict=True, reason="the tflite bindings' BuiltinCode() returns the deprecated "
-                            "field for any code below 127, so max() never sees 3")),
+    pytest.param(3, 0, CONV, id="new-field-only"),
 ])
 def test_opcode_is_the_larger_of_the_two_fields(builtin_code, deprecated_builtin_code, opcode):
     model = load_model(one_op_model(builtin_code, deprecated_builtin_code))

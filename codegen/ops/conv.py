@@ -113,7 +113,7 @@ def conv_2d(layer: Layer) -> Prepared:
 
 
 def _gather_mode(window: dict, filter_h: int, filter_w: int, filter_c: int) -> str:
-    """How the template builds an output pixel's int16 input column (see kernels.h.j2).
+    """How the template builds an output pixel's int16 input column (see runtime/tf_kernels.h).
 
     direct: a 1x1 unpadded window is one input pixel, converted in place;
     tap:    every tap holds a multiple of 4 channels, so each converts on its own;

@@ -6,7 +6,7 @@
  * Every function here has two bodies: with TF_HAVE_DSP (Cortex-M4/M7/M33...) it uses the
  * 16-bit SIMD instructions SXTB16, SADD16, SMLAD, SMLABB/SMLATT; otherwise plain C that
  * computes the same integers. Host tests run the C path; on a DSP core the SIMD path runs
- * (tests/test_ops_differential.py checks both against TFLM).
+ * (tests/ops/ checks both against TFLM).
  *
  * Convolutions and fully connected layers reduce to dot products of int8 weight rows with
  * "columns": input values widened to int16 with the input offset already added (so a padded

@@ -1,7 +1,7 @@
 """The generated kernels on Cortex-M4: cross-compiled, and run on an emulated board.
 
 The host build compiles the portable C path of the kernels; a Cortex-M4 build takes
-the SMLAD/SXTB16 path (kernels.h.j2), which only an Arm build exercises.
+the SMLAD/SXTB16 path (codegen/runtime/tf_kernels.h), which only an Arm build exercises.
 """
 
 from __future__ import annotations
