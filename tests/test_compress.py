@@ -68,3 +68,208 @@ def test_quantize_keras_names_still_work():
     from tinyflow.convert import quantize_keras
 
     assert tinyflow.quantize_keras is quantize_keras is quantize
+
+
+# --- structured pruning -------------------------------------------------------------------
+
+def pruning_cnn():
+    """The CNN pruned below: Conv2D+BN, a depthwise branch added back to its input
+    (the Add's two inputs are ranked together), Flatten, Dense, Dropout, classifier."""
+    import keras
+    layers = keras.layers
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((8, 8, 1))
+    x = layers.Conv2D(16, 3, padding="same", name="a")(inputs)
+    x = layers.BatchNormalization(name="a_bn")(x)
+    x = layers.ReLU()(x)
+    x = layers.Conv2D(32, 3, padding="same", activation="relu", name="b")(x)
+    x = layers.MaxPooling2D()(x)
+    branch = layers.DepthwiseConv2D(3, padding="same", activation="relu", name="dw")(x)
+    branch = layers.Conv2D(32, 1, name="d")(branch)
+    x = layers.Add()([x, branch])
+    x = layers.Flatten()(x)
+    x = layers.Dense(64, activation="relu", name="fc")(x)
+    x = layers.Dropout(0.2)(x)
+    model = keras.Model(inputs, layers.Dense(10, name="classifier")(x))
+    randomize_batch_norm(model)
+    return model
+
+
+def sequential_cnn():
+    import keras
+    layers = keras.layers
+    keras.utils.set_random_seed(0)
+    return keras.Sequential([
+        keras.Input((8, 8, 1)),
+        layers.Conv2D(8, 3, activation="relu", name="a"),
+        layers.AveragePooling2D(2),
+        layers.Conv2D(12, 3, padding="same", name="b"),
+        layers.Flatten(),
+        layers.Dense(16, activation="relu", name="fc"),
+        layers.Dense(4, activation="softmax", name="classifier"),
+    ])
+
+
+def concatenating_cnn():
+    """Two convolutions concatenated, then BatchNormalization over the joined channels."""
+    import keras
+    layers = keras.layers
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((6, 6, 2))
+    joined = layers.Concatenate()([layers.Conv2D(8, 3, name="a")(inputs),
+                                   layers.Conv2D(6, 3, name="b")(inputs)])
+    x = layers.BatchNormalization(name="joined_bn")(joined)
+    x = layers.Conv2D(10, 1, activation="relu", name="c")(x)
+    x = layers.GlobalAveragePooling2D()(x)
+    model = keras.Model(inputs, layers.Dense(3, name="classifier")(x))
+    randomize_batch_norm(model)
+    return model
+
+
+# Per model: the BatchNormalization and DepthwiseConv2D layers, and the layers whose
+# channels (concatenated) they carry.
+CARRIERS = {
+    pruning_cnn: {"a_bn": ["a"], "dw": ["b"]},
+    sequential_cnn: {},
+    concatenating_cnn: {"joined_bn": ["a", "b"]},
+}
+
+
+def dropped(model, plan, producers) -> np.ndarray:
+    """Which channels of the producers' concatenated outputs pruning drops (a mask)."""
+    masks = []
+    for name in producers:
+        width = model.get_layer(name).get_weights()[0].shape[-1]
+        masks.append(~np.isin(np.arange(width), plan[name]))
+    return np.concatenate(masks)
+
+
+def with_dropped_channels_zeroed(model, plan, carriers):
+    """A copy of ``model`` whose dropped channels are zero: the dropped filters and units
+    have zero weights and bias; the BatchNormalization (gamma, beta) and depthwise
+    (bias) that carry them add nothing. Outputs then equal the pruned model's."""
+    import keras
+    copy = keras.models.clone_model(model)
+    copy.set_weights(model.get_weights())
+    for name in plan:
+        layer = copy.get_layer(name)
+        kernel, bias = layer.get_weights()
+        mask = dropped(model, plan, [name])
+        kernel[..., mask], bias[mask] = 0, 0
+        layer.set_weights([kernel, bias])
+    for name, producers in carriers.items():
+        layer = copy.get_layer(name)
+        weights = layer.get_weights()
+        mask = dropped(model, plan, producers)
+        for position in ([0, 1] if isinstance(layer, keras.layers.BatchNormalization) else [1]):
+            weights[position][mask] = 0
+        layer.set_weights(weights)
+    return copy
+
+
+@pytest.mark.parametrize("build", list(CARRIERS), ids=lambda build: build.__name__)
+def test_pruned_model_computes_the_kept_channels_exactly(build):
+    from tinyflow.compress import prune_structured, pruning_plan
+
+    model = build()
+    plan = pruning_plan(model, 0.5)
+    pruned = prune_structured(model, 0.5)
+    for name, kept in plan.items():
+        width = model.get_layer(name).get_weights()[0].shape[-1]
+        expected = width if name == "classifier" else round(width / 2)
+        assert len(kept) == expected, name
+        assert pruned.get_layer(name).get_weights()[0].shape[-1] == expected
+    x = uniform(model.inputs[0].shape[1:], 16, seed=3)
+    reference = with_dropped_channels_zeroed(model, plan, CARRIERS[build])
+    np.testing.assert_allclose(pruned.predict(x, verbose=0), reference.predict(x, verbose=0),
+                               rtol=1e-5, atol=1e-5)
+
+
+def test_add_inputs_keep_the_same_channels():
+    from tinyflow.compress import pruning_plan
+
+    plan = pruning_plan(pruning_cnn(), 0.5)
+    np.testing.assert_array_equal(plan["b"], plan["d"])
+
+
+def test_pruning_fraction_is_checked():
+    from tinyflow.compress import prune_structured
+    from tinyflow.errors import InputError
+
+    with pytest.raises(InputError, match="fraction"):
+        prune_structured(sequential_cnn(), 1.0)
+
+
+@pytest.fixture(scope="module")
+def pruned_pair():
+    """The int8 CNN before and after pruning half its filters and units."""
+    from tinyflow.compress import prune_structured, quantize
+
+    model = pruning_cnn()
+    samples = uniform((8, 8, 1), 32)
+    return quantize(model, samples), quantize(prune_structured(model, 0.5), samples)
+
+
+def test_pruning_half_cuts_macs_and_flash_and_stays_bit_exact(pruned_pair):
+    from tinyflow.profiler import profile
+
+    before, after = (profile(tflite, board="qemu-cortex-m4") for tflite in pruned_pair)
+    assert after.total_macs <= 0.6 * before.total_macs
+    assert after.flash_bytes <= 0.6 * before.flash_bytes
+    assert_bit_exact(pruned_pair[1], batch=20)
+
+
+@pytest.mark.slow
+def test_pruning_half_cuts_measured_instructions(pruned_pair):
+    from tinyflow.firmware.measure import measure
+
+    before, after = (measure(tflite, board="qemu-cortex-m4", count=2) for tflite in pruned_pair)
+    assert before.bit_exact and after.bit_exact
+    assert after.mean <= 0.65 * before.mean
+
+
+# --- on real data: scikit-learn's digits (8x8 images, 10 classes) ---------------------------
+
+@pytest.fixture(scope="module")
+def digits():
+    """(x_train, y_train, x_test, y_test), images scaled to [0, 1]."""
+    datasets = pytest.importorskip("sklearn.datasets")
+    images, labels = datasets.load_digits(return_X_y=True)
+    images = (images / 16.0).astype(np.float32).reshape(-1, 8, 8, 1)
+    order = np.random.default_rng(0).permutation(len(images))
+    images, labels = images[order], labels[order].astype(np.int32)
+    return images[:1400], labels[:1400], images[1400:], labels[1400:]
+
+
+@pytest.fixture(scope="module")
+def digits_model(digits):
+    """A small float CNN trained on digits (a default dynamic-batch Keras 3 model)."""
+    import keras
+    layers = keras.layers
+    x_train, y_train, _, _ = digits
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((8, 8, 1))
+    x = layers.Conv2D(16, 3, padding="same", use_bias=False)(inputs)
+    x = layers.BatchNormalization()(x)
+    x = layers.ReLU()(x)
+    x = layers.DepthwiseConv2D(3, padding="same", activation="relu")(x)
+    x = layers.MaxPooling2D()(x)
+    x = layers.Flatten()(x)
+    model = keras.Model(inputs, layers.Dense(10)(x))
+    model.compile(optimizer="adam", metrics=["accuracy"],
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model.fit(x_train, y_train, epochs=8, batch_size=32, verbose=0)
+    return model
+
+
+def float_accuracy(model, x, y) -> float:
+    return float(np.mean(np.argmax(model.predict(x, verbose=0), axis=-1) == y))
+
+
+def test_fine_tuning_recovers_pruned_accuracy(digits, digits_model):
+    from tinyflow.compress import fine_tune, prune_structured
+
+    x_train, y_train, x_test, y_test = digits
+    pruned = prune_structured(digits_model, 0.5)
+    fine_tune(pruned, x_train, y_train, epochs=2)
+    assert float_accuracy(pruned, x_test, y_test) >= float_accuracy(digits_model, x_test, y_test) - 0.05
