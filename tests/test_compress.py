@@ -273,3 +273,60 @@ def test_fine_tuning_recovers_pruned_accuracy(digits, digits_model):
     pruned = prune_structured(digits_model, 0.5)
     fine_tune(pruned, x_train, y_train, epochs=2)
     assert float_accuracy(pruned, x_test, y_test) >= float_accuracy(digits_model, x_test, y_test) - 0.05
+
+
+# --- quantization-aware training ----------------------------------------------------------
+
+def quantized_inputs(tflite, x) -> np.ndarray:
+    """``x`` in the int8 model's input quantization."""
+    from tinyflow.codegen.ir import load_model
+    model = load_model(tflite)
+    quantization = model.tensors[model.inputs[0]].quantization
+    scaled = np.round(x / quantization.scale[0]) + quantization.zero_point[0]
+    return np.clip(scaled, -128, 127).astype(np.int8)
+
+
+@pytest.mark.slow
+def test_quantization_aware_training_is_accurate_and_bit_exact(digits, digits_model):
+    import os
+
+    import keras
+
+    from tinyflow.compress import quantization_aware
+
+    x_train, y_train, x_test, y_test = digits
+    tflite = quantization_aware(digits_model, x_train, y_train, x_train[:200], epochs=2)
+    outputs = assert_bit_exact(tflite, inputs=[quantized_inputs(tflite, x_test)])[0]
+    accuracy = float(np.mean(np.argmax(outputs.reshape(len(x_test), -1), axis=-1) == y_test))
+    assert accuracy >= float_accuracy(digits_model, x_test, y_test) - 0.03
+
+    # tfmot ran in a child process: this one still has Keras 3.
+    assert "TF_USE_LEGACY_KERAS" not in os.environ
+    assert keras.version().startswith("3.")
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
+    model.compile(optimizer="sgd", loss="mse")
+    model.fit(np.zeros((4, 4)), np.zeros((4, 2)), verbose=0)
+
+
+def test_quantization_aware_training_names_an_unsupported_layer():
+    import keras
+
+    from tinyflow.compress import quantization_aware
+    from tinyflow.errors import InputError
+
+    inputs = keras.Input((4,))
+    model = keras.Model(inputs, keras.layers.LayerNormalization(name="norm")(inputs))
+    with pytest.raises(InputError, match="norm is a LayerNormalization"):
+        quantization_aware(model, np.zeros((4, 4)), np.zeros(4), np.zeros((4, 4)))
+
+
+@pytest.mark.slow
+def test_quantization_aware_training_reports_a_failure_in_one_line():
+    from tinyflow.compress import quantization_aware
+    from tinyflow.errors import TinyflowError
+
+    model = sequential_cnn()
+    with pytest.raises(TinyflowError, match="quantization-aware training failed") as failure:
+        quantization_aware(model, uniform((8, 8, 1), 8), np.zeros(8), uniform((8, 8, 1), 4),
+                           loss="no_such_loss")
+    assert "no_such_loss" in str(failure.value) and "\n" not in str(failure.value)

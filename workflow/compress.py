@@ -5,6 +5,7 @@ that tinyflow's code generator accepts.
 - ``prune_structured``    drop the weakest Conv2D filters and Dense units: a thinner model
 - ``fine_tune``           a short ``fit`` to recover accuracy after pruning
 - ``pruning_plan``        which filters and units ``prune_structured`` keeps
+- ``quantization_aware``  int8 with quantization-aware training (tfmot, in a child process)
 
 >>> thin = prune_structured(model, 0.5)                         # doctest: +SKIP
 >>> fine_tune(thin, x_train, y_train, epochs=2)                 # doctest: +SKIP
@@ -16,9 +17,19 @@ profiling and measurement do not need them.
 
 from __future__ import annotations
 
+import json
+import logging
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
 import numpy as np
 
-from tinyflow.errors import InputError
+from tinyflow.errors import InputError, TinyflowError
+
+log = logging.getLogger("tinyflow.compress")
 
 # Ops that a dynamic batch size leaves in a converted model: Keras 3's Flatten computes
 # the batch size at run time. tinyflow generates code for static shapes only.
@@ -71,6 +82,8 @@ def _has_dynamic_shape_ops(tflite: bytes) -> bool:
 
 
 def _has_dynamic_batch(model) -> bool:
+    """True for a Sequential or functional model with a dynamic batch size (a subclassed
+    model has no ``inputs``, and Keras cannot copy it)."""
     inputs = getattr(model, "inputs", None) or []
     return any(tensor.shape[0] is None for tensor in inputs)
 
@@ -81,12 +94,7 @@ def _batch_one_copy(model):
 
     inputs = [keras.Input(batch_shape=(1, *tensor.shape[1:]), dtype=tensor.dtype)
               for tensor in model.inputs]
-    try:
-        copy = keras.models.clone_model(model, input_tensors=inputs[0] if len(inputs) == 1
-                                        else inputs)
-    except ValueError as exc:   # a subclassed model: Keras cannot rebuild it
-        raise InputError(f"{model.name}: its conversion needs a static batch size; build it "
-                         f"on keras.Input(shape, batch_size=1) ({exc})") from exc
+    copy = keras.models.clone_model(model, input_tensors=_single(inputs))
     copy.set_weights(model.get_weights())
     return copy
 
@@ -424,3 +432,95 @@ def _kept_weights(layer, role: str, in_keep: np.ndarray, out_keep: np.ndarray) -
     if role == "per_channel":    # BatchNormalization: gamma, beta, mean, variance per channel
         return [w[in_keep] for w in weights]
     return weights               # "other": all its channels were kept
+
+
+# --- quantization-aware training ---------------------------------------------------------
+
+# The layers the QAT worker rebuilds in tf_keras, with the config keys that mean the same
+# there as in Keras 3 (the weights are copied, so initializers and regularizers are not).
+_QAT_LAYERS = {
+    "Conv2D": ("filters", "kernel_size", "strides", "padding", "data_format", "dilation_rate",
+               "groups", "activation", "use_bias"),
+    "DepthwiseConv2D": ("kernel_size", "strides", "padding", "data_format", "depth_multiplier",
+                        "dilation_rate", "activation", "use_bias"),
+    "Dense": ("units", "activation", "use_bias"),
+    "BatchNormalization": ("axis", "momentum", "epsilon", "center", "scale"),
+    "ReLU": ("max_value", "negative_slope", "threshold"),
+    "Activation": ("activation",),
+    "MaxPooling2D": ("pool_size", "strides", "padding", "data_format"),
+    "AveragePooling2D": ("pool_size", "strides", "padding", "data_format"),
+    "GlobalAveragePooling2D": ("data_format", "keepdims"),
+    "Flatten": ("data_format",),
+    "Reshape": ("target_shape",),
+    "Dropout": ("rate",),
+    "Add": (),
+    "Concatenate": ("axis",),
+}
+
+
+def quantization_aware(model, x_train, y_train, representative_data, *, epochs: int = 2,
+                       batch_size: int = 32, learning_rate: float = 1e-4, loss=None,
+                       metrics=("accuracy",), int8_io: bool = True, seed: int = 0) -> bytes:
+    """Fine-tune a trained ``model`` with quantization-aware training, then convert it to
+    int8 (calibrated on ``representative_data``, like ``quantize``).
+
+    Keras 3 has no QAT and tfmot does not take Keras 3 models, so the same architecture
+    is rebuilt in tf_keras with ``model``'s weights, in a child process (tfmot would
+    switch this process's tf.keras to Keras 2). Supported layers: the keys of
+    ``_QAT_LAYERS``. loss: a Keras loss name or {"class_name", "config"}; by default the
+    one ``model`` was compiled with, else sparse categorical cross-entropy (from logits
+    unless the model ends in a softmax). metrics: names, logged per epoch.
+    """
+    spec, weights = _qat_spec(model)
+    spec.update(loss=_portable_loss(model, loss), metrics=list(metrics), epochs=epochs,
+                batch_size=batch_size, learning_rate=learning_rate, int8_io=int8_io, seed=seed)
+    with tempfile.TemporaryDirectory(prefix="tinyflow-qat-") as folder:
+        folder = Path(folder)
+        (folder / "spec.json").write_text(json.dumps(spec))
+        np.savez(folder / "weights.npz", **weights)
+        np.savez(folder / "data.npz", x=np.asarray(x_train, dtype=np.float32),
+                 y=np.asarray(y_train),
+                 representative=np.asarray(representative_data, dtype=np.float32))
+        result = subprocess.run([sys.executable, "-m", "tinyflow._qat_worker", str(folder)],
+                                capture_output=True, text=True,
+                                env=dict(os.environ, TF_USE_LEGACY_KERAS="1"))
+        if result.returncode != 0:
+            error = folder / "error.txt"
+            reason = (error.read_text() if error.exists()
+                      else ([""] + result.stderr.strip().splitlines())[-1])
+            raise TinyflowError(f"{model.name}: quantization-aware training failed: {reason}")
+        for epoch, figures in enumerate(json.loads((folder / "history.json").read_text())):
+            log.info("quantization-aware training, epoch %d: %s", epoch + 1, figures)
+        return (folder / "model.tflite").read_bytes()
+
+
+def _qat_spec(model) -> tuple[dict, dict]:
+    """``model`` as the QAT worker rebuilds it (its inputs; per layer call, the class,
+    config and the tensors taken and made; its outputs), and its weights by
+    "layer name/index"."""
+    import keras
+
+    names: dict[int, str] = {}                # id(tensor) -> its name in the spec
+
+    def name(tensor) -> str:
+        return names.setdefault(id(tensor), f"t{len(names)}")
+
+    spec = {"inputs": [{"name": name(tensor), "shape": list(tensor.shape[1:])}
+                       for tensor in model.inputs], "layers": []}
+    weights = {}
+    for node in _layer_calls(model):
+        layer, kind = node.operation, type(node.operation).__name__
+        if not isinstance(layer, keras.layers.Layer) or kind not in _QAT_LAYERS:
+            raise InputError(f"{model.name}: quantization-aware training rebuilds only "
+                             f"{', '.join(_QAT_LAYERS)}; {layer.name} is a {kind}")
+        config = layer.get_config()
+        spec["layers"].append({
+            "class_name": kind, "name": layer.name,
+            "config": {key: config[key] for key in _QAT_LAYERS[kind] if key in config},
+            "inputs": [name(tensor) for tensor in node.input_tensors],
+            "output": name(node.output_tensors[0]),
+        })
+        for index, array in enumerate(layer.get_weights()):
+            weights[f"{layer.name}/{index}"] = array
+    spec["outputs"] = [name(tensor) for tensor in model.outputs]
+    return spec, weights
