@@ -68,6 +68,9 @@ def check_inputs(model: Model, inputs) -> list[np.ndarray]:
         sample_shape = tuple(tensor.shape)
         if array.shape == sample_shape and sample_shape[:1] == (1,):
             array = array.reshape((1,) + sample_shape)   # a single sample without a batch axis
+        elif sample_shape[:1] == (1,) and array.shape[1:] == sample_shape[1:]:
+            # A batch-1 model given (N, *shape[1:]), as a Keras user holds a dataset.
+            array = array.reshape((array.shape[0],) + sample_shape)
         if tuple(array.shape[1:]) != sample_shape:
             raise InputError(f"{where} takes batches of shape (N, "
                              f"{', '.join(map(str, sample_shape))}), got {array.shape}")
@@ -115,3 +118,4 @@ def quantize_input(model: Model, samples, position: int = 0) -> np.ndarray:
     scaled = samples / np.float32(tensor.scale)
     rounded = np.sign(scaled) * np.floor(np.abs(scaled) + 0.5)
     return np.clip(rounded + tensor.zero_point, info.min, info.max).astype(tensor.dtype)
+

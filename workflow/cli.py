@@ -18,6 +18,7 @@ COMMAND_MODULES = [
     "tinyflow.codegen.commands",
     "tinyflow.firmware.commands",
     "tinyflow.profiler.commands",
+    "tinyflow.commands",
 ]
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from tinyflow.errors import ToolNotFoundError
+from tinyflow.codegen.batch import check_inputs
 from tinyflow.codegen.ir import load_model
 
 
@@ -35,13 +36,13 @@ class ReferenceInterpreter:
 
     def __init__(self, model: str | Path | bytes):
         data = _model_bytes(model)
-        self.num_outputs = len(load_model(data).outputs)
+        self.model = load_model(data)
+        self.num_outputs = len(self.model.outputs)
         self._interpreter = _runtime().Interpreter.from_bytes(data)
 
     def run(self, inputs) -> list[np.ndarray]:
         """``inputs``: one array per model input, batch first. Returns outputs batch first."""
-        if isinstance(inputs, np.ndarray):
-            inputs = [inputs]
+        inputs = check_inputs(self.model, inputs)
         per_sample = []
         for i in range(inputs[0].shape[0]):
             for position, array in enumerate(inputs):

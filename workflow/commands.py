@@ -1,0 +1,58 @@
+"""Subcommands of the closed loop: `tinyflow loop`."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from tinyflow.errors import InputError
+
+
+def register_commands(subparsers) -> None:
+    p = subparsers.add_parser(
+        "loop", help="train, compress and search a project's model until it fits its board's "
+                     "budget, measured on the device")
+    p.add_argument("project", help="the project file (tinyflow.toml) or its folder")
+    p.add_argument("--trials", type=int, help="finished trials the study should hold "
+                                              "(default: the project's; resumes a study)")
+    p.add_argument("--storage", help="Optuna storage URL (default: sqlite loop.db beside the "
+                                     "project); e.g. postgresql://user@host/db for several "
+                                     "workers")
+    p.add_argument("--board", "-b", help="the board to measure on (default: the project's)")
+    p.add_argument("--emulate", action="store_true",
+                   help="run a real board's firmware in QEMU (same core, its memory limits)")
+    p.add_argument("--port", help="serial port of a flashed real board")
+    p.add_argument("--json", help="write the trials, the Pareto front and the best as JSON")
+    p.set_defaults(handler=cmd_loop)
+
+
+def _progress(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def cmd_loop(args) -> int:
+    from tinyflow.loop import TABLE_HEADER, load_project, run_loop
+
+    project = load_project(args.project)
+    if args.trials is not None and args.trials < 1:
+        raise InputError(f"--trials {args.trials}: give at least 1")
+    if args.json:
+        _check_writable(Path(args.json))
+    print(TABLE_HEADER, flush=True)
+    result = run_loop(project, trials=args.trials, storage=args.storage, board=args.board,
+                      port=args.port, emulate=args.emulate, progress=_progress)
+    print(result)
+    if args.json:
+        result.to_json(args.json)
+        _progress(f"wrote {args.json}")
+    return 0 if result.best is not None else 1
+
+
+def _check_writable(path: Path) -> None:
+    """Refuse an output path that cannot be written before hours of work, not after."""
+    if path.is_dir():
+        raise InputError(f"--json {path}: is a directory; give a file name")
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir() or not os.access(folder, os.W_OK):
+        raise InputError(f"--json {path}: folder {folder} does not exist or is not writable")
