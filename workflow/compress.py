@@ -304,7 +304,7 @@ class _ChannelPlan:
         self.owner: list[int | None] = []  # per slot: the group that started it, None if fixed
         self.score: list[float] = []      # per slot: the L1 norm of its filter
         self.fixed: list[bool] = []
-        self.producers: dict[str, int] = {}   # layer name -> its group
+        self.producers: set[str] = set()  # the names of the layers that start slots
         self.channels: dict[int, np.ndarray] = {}   # id(tensor) -> slot per channel
 
         for tensor in model.inputs:
@@ -350,7 +350,7 @@ class _ChannelPlan:
 
     def _new_slots(self, layer_name: str, norms: np.ndarray) -> np.ndarray:
         group = self.groups.add()
-        self.producers[layer_name] = group
+        self.producers.add(layer_name)
         slots = [self._add_slot(group, float(norm), fixed=False) for norm in norms]
         return np.array(slots, dtype=np.int64)
 
