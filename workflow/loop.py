@@ -271,13 +271,20 @@ def _open_study(project: Project, storage: str):
     sampler = optuna.samplers.TPESampler(
         seed=project.train.get("seed", 0), n_startup_trials=4,
         constraints_func=lambda trial: [trial.constraints[k] for k in sorted(trial.constraints)])
-    try:
-        return optuna.create_study(study_name=project.study, storage=storage,
-                                   directions=list(DIRECTIONS), sampler=sampler,
-                                   load_if_exists=True)
-    except Exception as exc:   # SQLAlchemy / driver errors: an unreachable or bad URL
-        raise TinyflowError(f"study storage {_redact(storage)}: cannot open it: "
-                            f"{type(exc).__name__}: {str(exc).splitlines()[0]}") from exc
+    # Workers starting together on an empty database race to create its tables and
+    # the study: the loser's attempt fails once and then finds them there.
+    for attempt in range(3):
+        try:
+            return optuna.create_study(study_name=project.study, storage=storage,
+                                       directions=list(DIRECTIONS), sampler=sampler,
+                                       load_if_exists=True)
+        except Exception as exc:   # SQLAlchemy / driver errors: a bad URL, a race
+            error = exc
+            if "could not translate host name" in str(exc) or "Connection refused" in str(exc):
+                break
+            time.sleep(1 + attempt)
+    raise TinyflowError(f"study storage {_redact(storage)}: cannot open it: "
+                        f"{type(error).__name__}: {str(error).splitlines()[0]}") from error
 
 
 def _redact(url: str) -> str:
