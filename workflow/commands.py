@@ -32,7 +32,7 @@ def _progress(message: str) -> None:
 
 
 def cmd_loop(args) -> int:
-    from tinyflow.loop import TABLE_HEADER, load_project, run_loop
+    from tinyflow.loop import TABLE_HEADER, format_row, load_project, run_loop
 
     project = load_project(args.project)
     if args.trials is not None and args.trials < 1:
@@ -41,8 +41,9 @@ def cmd_loop(args) -> int:
         _check_writable(Path(args.json))
     print(TABLE_HEADER, flush=True)
     result = run_loop(project, trials=args.trials, storage=args.storage, board=args.board,
-                      port=args.port, emulate=args.emulate, progress=_progress)
-    print(result)
+                      port=args.port, emulate=args.emulate, progress=_progress,
+                      on_trial=lambda r: print(f"{r.number:>4}  {format_row(r)}", flush=True))
+    print(result.summary())
     if args.json:
         result.to_json(args.json)
         _progress(f"wrote {args.json}")

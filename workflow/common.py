@@ -6,8 +6,10 @@ one way to publish a file or a directory whole, one template configuration).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 
@@ -100,6 +102,37 @@ def _readable_like_a_new_file(path: Path, directory: bool = False) -> None:
     umask = os.umask(0)
     os.umask(umask)
     os.chmod(path, (0o777 if directory else 0o666) & ~umask)
+
+
+# --- noisy libraries ---------------------------------------------------------------
+@contextlib.contextmanager
+def quiet_native_output():
+    """Hold back what a library prints on the process's stdout and stderr, C++ logs
+    included (TensorFlow's converter prints pages), and show it only if the block
+    fails: tinyflow's own output (a live table, JSON on stdout) stays readable."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = [os.dup(1), os.dup(2)]
+    with tempfile.TemporaryFile() as captured:
+        os.dup2(captured.fileno(), 1)
+        os.dup2(captured.fileno(), 2)
+        try:
+            yield
+        except BaseException:
+            _restore(saved)
+            captured.seek(0)
+            sys.stderr.write(captured.read().decode(errors="replace")[-4000:])
+            raise
+        else:
+            _restore(saved)
+
+
+def _restore(saved: list[int]) -> None:
+    sys.stdout.flush()
+    sys.stderr.flush()
+    for fd, copy in zip((1, 2), saved):
+        os.dup2(copy, fd)
+        os.close(copy)
 
 
 # --- templates ---------------------------------------------------------------------

@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+from tinyflow.common import quiet_native_output
 from tinyflow.errors import InputError, TinyflowError
 
 log = logging.getLogger("tinyflow.compress")
@@ -73,7 +74,8 @@ def int8_tflite(model, representative_data, *, int8_io: bool = True) -> bytes:
     if int8_io:
         converter.inference_input_type = tf.int8
         converter.inference_output_type = tf.int8
-    return converter.convert()
+    with quiet_native_output():
+        return converter.convert()
 
 
 def _has_dynamic_shape_ops(tflite: bytes) -> bool:

@@ -256,7 +256,9 @@ def _within_reach(estimate, budget, reach: float) -> bool:
 
 
 def _describe(params: dict) -> str:
-    return ", ".join(f"{k}={v}" for k, v in sorted(params.items()))
+    """Parameters in a few characters: the quantization is named by its value."""
+    return " ".join(str(v) if k == "quantization" else f"{k}={v}"
+                    for k, v in sorted(params.items()))
 
 
 # --- the search --------------------------------------------------------------------
@@ -298,9 +300,11 @@ def _redact(url: str) -> str:
 
 def run_loop(project: Project | str | Path, *, trials: int | None = None,
              storage: str | None = None, board: str | None = None, port: str | None = None,
-             emulate: bool = False, progress: Progress | None = None) -> "LoopResult":
+             emulate: bool = False, progress: Progress | None = None,
+             on_trial: Callable[[TrialRecord], None] | None = None) -> "LoopResult":
     """Run the search until the study holds ``trials`` finished trials (the project's
-    count by default): a second call on the same storage resumes where it stopped."""
+    count by default): a second call on the same storage resumes where it stopped.
+    ``progress`` gets a line per step, ``on_trial`` each finished trial's record."""
     import optuna
 
     project = project if isinstance(project, Project) else load_project(project)
@@ -338,6 +342,8 @@ def run_loop(project: Project | str | Path, *, trials: int | None = None,
             trial.set_user_attr("traceback", traceback.format_exc(limit=6))
             study.tell(trial, state=optuna.trial.TrialState.FAIL)
             progress(f"trial {record.number}: FAILED: {record.error}")
+            if on_trial:
+                on_trial(record)
             continue
         if learned.measured:
             merged = CostFeedback(**study.user_attrs.get(
@@ -347,7 +353,8 @@ def run_loop(project: Project | str | Path, *, trials: int | None = None,
         for name, value in _constraints(record, project).items():
             trial.set_constraint(name, value)
         study.tell(trial, [_objective(record, name) for name in OBJECTIVES])
-        progress(f"trial {record.number}: {format_row(record)}")
+        if on_trial:
+            on_trial(record)
     return LoopResult.from_study(project, study)
 
 
@@ -462,15 +469,20 @@ class LoopResult:
             publish_file(path, text)
         return text
 
-    def __str__(self) -> str:
-        lines = [f"{self.project.name} on {self.project.board}: {len(self.trials)} trials, "
-                 f"{sum(1 for r in self.complete if r.budget_pass)} meet the budget "
-                 f"({_budget_text(self.project.budget)})", TABLE_HEADER]
-        lines += [f"{r.number:>4}  {format_row(r)}" for r in self.trials]
+    def summary(self) -> str:
+        """Who meets the budget, the Pareto front and the best trial, in a few lines."""
         best = self.best
-        lines.append(f"best: trial {best.number} ({best.model})" if best else
-                     "no trial meets the budget")
-        return "\n".join(lines)
+        pareto = ", ".join(str(r.number) for r in self.pareto) or "-"
+        return "\n".join([
+            f"{self.project.name} on {self.project.board}: {len(self.trials)} trials, "
+            f"{sum(1 for r in self.complete if r.budget_pass)} meet the budget "
+            f"({_budget_text(self.project.budget)}); Pareto front: trials {pareto}",
+            f"best: trial {best.number}, {_describe(best.params)}: accuracy "
+            f"{best.accuracy:.1%}, {best.model}" if best else "no trial meets the budget"])
+
+    def __str__(self) -> str:
+        rows = [f"{r.number:>4}  {format_row(r)}" for r in self.trials]
+        return "\n".join([TABLE_HEADER, *rows, self.summary()])
 
     def _repr_html_(self) -> str:
         from tinyflow.loop_report import loop_html
@@ -478,14 +490,16 @@ class LoopResult:
         return loop_html(self)
 
 
-TABLE_HEADER = (f"{'#':>4}  {'params':<34} {'float':>6} {'int8':>6} {'device':>6} "
+PARAMS_WIDTH = 42
+TABLE_HEADER = (f"{'#':>4}  {'params':<{PARAMS_WIDTH}} {'float':>6} {'int8':>6} {'device':>6} "
                 f"{'latency':>16} {'RAM':>8} {'flash':>8}  budget")
 
 
 def format_row(r: TrialRecord) -> str:
     """One trial as a table row (also the live progress line)."""
+    params = _describe(r.params)[:PARAMS_WIDTH]
     if r.state != "complete":
-        return f"{_describe(r.params)[:34]:<34} FAILED: {r.error}"
+        return f"{params:<{PARAMS_WIDTH}} FAILED: {r.error}"
 
     def pct(value):
         return f"{value:.1%}" if value is not None else "-"
@@ -494,7 +508,7 @@ def format_row(r: TrialRecord) -> str:
     where = "dev" if latency.get("source") == "measured" else "est"
     latency_text = (f"{latency['value']:,.0f} {where}" if latency.get("value") is not None
                     else "-")
-    return (f"{_describe(r.params)[:34]:<34} {pct(r.accuracy_float):>6} {pct(r.accuracy_int8):>6} "
+    return (f"{params:<{PARAMS_WIDTH}} {pct(r.accuracy_float):>6} {pct(r.accuracy_int8):>6} "
             f"{pct(r.accuracy_device):>6} {latency_text:>16} {r.ram_bytes or 0:>8,} "
             f"{r.flash_bytes or 0:>8,}  {'PASS' if r.budget_pass else 'fail'}")
 
