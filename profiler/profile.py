@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tinyflow.codegen import generate
+from tinyflow.common import publish_file
 from tinyflow.errors import TinyflowError
 from tinyflow.firmware.measurement import Measurement
 from tinyflow.codegen.ir import Model, load_model
@@ -178,7 +179,7 @@ class Profile:
     def save_html(self, path: str | Path) -> Path:
         path = Path(path)
         try:
-            path.write_text(self.to_html())
+            publish_file(path, self.to_html())
         except OSError as exc:
             raise TinyflowError(f"{path}: cannot write the report: {exc.strerror}") from exc
         return path
