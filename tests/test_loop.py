@@ -184,3 +184,29 @@ def test_a_failing_trial_is_recorded_and_the_search_goes_on(tmp_path):
            "not buildable" in states[1.0].error
     assert states[0.5].state == "complete" and not states[0.5].on_device
     assert "FAILED" in str(result)
+
+
+def test_a_model_that_does_not_fit_the_dataset_is_a_clear_error():
+    """A builder whose model takes another input shape, or has another number of
+    classes, is named with both shapes."""
+    import keras
+
+    from tinyflow.datasets import digits
+    from tinyflow.training import build_model
+
+    def wrong_input(input_shape, num_classes):
+        inputs = keras.Input((28, 28, 1))
+        return keras.Model(inputs, keras.layers.Dense(num_classes)(keras.layers.Flatten()(inputs)))
+
+    def wrong_classes(input_shape, num_classes):
+        inputs = keras.Input(input_shape)
+        return keras.Model(inputs, keras.layers.Dense(3)(keras.layers.Flatten()(inputs)))
+
+    data = digits()
+    with pytest.raises(InputError, match=r"wrong_input: the model takes inputs of shape "
+                                         r"\(28, 28, 1\), the dataset digits has samples of "
+                                         r"shape \(8, 8, 1\)"):
+        build_model(wrong_input, data)
+    with pytest.raises(InputError, match="wrong_classes: the model has 3 outputs, the dataset "
+                                         "digits has 10 classes"):
+        build_model(wrong_classes, data)

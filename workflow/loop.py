@@ -492,7 +492,7 @@ class LoopResult:
 
 PARAMS_WIDTH = 42
 TABLE_HEADER = (f"{'#':>4}  {'params':<{PARAMS_WIDTH}} {'float':>6} {'int8':>6} {'device':>6} "
-                f"{'latency':>16} {'RAM':>8} {'flash':>8}  budget")
+                f"{'latency':>18} {'RAM':>8} {'flash':>8}  budget")
 
 
 def format_row(r: TrialRecord) -> str:
@@ -505,11 +505,14 @@ def format_row(r: TrialRecord) -> str:
         return f"{value:.1%}" if value is not None else "-"
 
     latency = r.latency or {}
-    where = "dev" if latency.get("source") == "measured" else "est"
-    latency_text = (f"{latency['value']:,.0f} {where}" if latency.get("value") is not None
-                    else "-")
+    latency_text = f"{latency['value']:,.0f}" if latency.get("value") is not None else "-"
+    if r.latency_measured and r.latency_estimated:
+        # Measured, with how far the (feedback-corrected) estimate was off.
+        latency_text += f" ({r.latency_estimated / r.latency_measured - 1:+.0%})"
+    else:
+        latency_text += " est"
     return (f"{params:<{PARAMS_WIDTH}} {pct(r.accuracy_float):>6} {pct(r.accuracy_int8):>6} "
-            f"{pct(r.accuracy_device):>6} {latency_text:>16} {r.ram_bytes or 0:>8,} "
+            f"{pct(r.accuracy_device):>6} {latency_text:>18} {r.ram_bytes or 0:>8,} "
             f"{r.flash_bytes or 0:>8,}  {'PASS' if r.budget_pass else 'fail'}")
 
 
