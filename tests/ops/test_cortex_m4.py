@@ -14,6 +14,7 @@ import pytest
 from . import (test_activations, test_conv, test_depthwise, test_fully_connected, test_quantize,
                test_shape_ops)
 from .harness import BATCH, by_name, converted, name_seed, require_tools
+from tinyflow.firmware.build import library_cflags
 
 # Cases that cover each branch of the DSP path: 1x1 "direct" columns, per-tap and
 # gathered-patch columns, odd filter counts and depths (tails), the depthwise channel
@@ -52,7 +53,8 @@ def test_cortex_m4_dsp_kernels_match_tflm(name):
 
 
 CROSS_CC = "arm-none-eabi-gcc"
-CROSS_FLAGS = ["-std=c99", "-Os", "-mcpu=cortex-m4", "-mthumb", "-Wall", "-Wextra", "-Werror", "-c"]
+# The firmware's own flags for the board, compile only.
+CROSS_FLAGS = library_cflags("qemu-cortex-m4") + ["-c"]
 
 # One case of each op family that has no DSP path, to show its C builds for Arm too.
 CROSS_BUILD_CASES = [
