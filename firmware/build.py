@@ -206,7 +206,10 @@ class FirmwareBuilder:
                                        libs=LDLIBS, toolchain=version), sort_keys=True)
         digest = hashlib.sha256(key_material.encode()).hexdigest()[:20]
         name = generated.model.name
-        entry = cache_dir("firmware") / board.name.replace("@", "-on-") / f"{name}-{digest}"
+        # The model's name is the caller's text: only its plain characters name a folder.
+        folder_name = re.sub(r"[^A-Za-z0-9_.-]", "_", name)
+        entry = (cache_dir("firmware") / board.name.replace("@", "-on-")
+                 / f"{folder_name}-{digest}")
         record = entry / "build.json"
         if use_cache and record.exists():
             result = self._load(record)

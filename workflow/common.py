@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -136,11 +137,45 @@ def _restore(saved: list[int]) -> None:
 
 
 # --- templates ---------------------------------------------------------------------
+# Text from a model file (tensor names, the model's name) is untrusted: it reaches
+# generated C only through these two filters, so it can never end a comment, start a
+# preprocessor line or close a string literal.
+
+# The first character of '*/', '/*' and '??' (a trigraph's start): a space follows it.
+_SPLIT_IN_COMMENT = re.compile(r"\*(?=/)|/(?=\*)|\?(?=\?)")
+
+
+def c_comment(text) -> str:
+    """``text`` made safe inside a C ``/* ... */`` comment (Jinja filter ``ccomment``):
+    one line of printable ASCII (anything else becomes '?'), no comment delimiters
+    (a space goes between '*' and '/'), no trigraphs ('??' gets a space)."""
+    line = "".join(ch if " " <= ch <= "~" else "?" for ch in str(text))
+    return _SPLIT_IN_COMMENT.sub(lambda m: m.group() + " ", line)
+
+
+def c_string(text) -> str:
+    """The body of a C string literal holding ``text``'s UTF-8 bytes (Jinja filter
+    ``cstring``): printable ASCII stays, except '\\', '"' and '?' (trigraphs) which get
+    a backslash; other bytes become three-digit octal escapes (a hex escape would
+    swallow the hex digits after it)."""
+    out = []
+    for byte in str(text).encode():
+        ch = chr(byte)
+        if ch in '\\"?':
+            out.append("\\" + ch)
+        elif " " <= ch <= "~":
+            out.append(ch)
+        else:
+            out.append(f"\\{byte:03o}")
+    return "".join(out)
+
+
 def template_environment(package: str, folder: str = "templates", *,
                          autoescape: bool = False) -> jinja2.Environment:
     """The one Jinja2 configuration: strict undefined variables (a typo fails loudly),
-    trimmed block lines, no HTML escaping of C code (reports ask for ``autoescape``)."""
-    return jinja2.Environment(
+    trimmed block lines, no HTML escaping of C code (reports ask for ``autoescape``),
+    and the filters ``ccomment`` and ``cstring`` for untrusted text in C."""
+    environment = jinja2.Environment(
         loader=jinja2.PackageLoader(package, folder),
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
@@ -148,7 +183,10 @@ def template_environment(package: str, folder: str = "templates", *,
         keep_trailing_newline=True,
         autoescape=autoescape,
     )
+    environment.filters["ccomment"] = c_comment
+    environment.filters["cstring"] = c_string
+    return environment
 
 
-__all__ = ["cache_dir", "publish_dir", "publish_file", "replace_dir",
+__all__ = ["c_comment", "c_string", "cache_dir", "publish_dir", "publish_file", "replace_dir",
            "template_environment"]
