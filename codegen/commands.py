@@ -14,8 +14,13 @@ def register_commands(subparsers) -> None:
 
     p = subparsers.add_parser("codegen", help="generate the C library for a model")
     p.add_argument("model", help="an int8 .tflite file")
-    p.add_argument("-o", "--output", required=True, help="directory to write (replaced whole)")
-    p.add_argument("--prefix", default="tinyflow", help="C symbol prefix (default: tinyflow)")
+    p.add_argument("-o", "--output", required=True,
+                   help="directory to write (a previous output is replaced whole)")
+    p.add_argument("--prefix", default="tinyflow",
+                   help="C symbol prefix, a C identifier (default: tinyflow)")
+    p.add_argument("--force", action="store_true",
+                   help="write into an output directory tinyflow did not create "
+                        "(its other files are kept)")
     p.set_defaults(handler=cmd_codegen)
 
 
@@ -31,10 +36,12 @@ def cmd_inspect(args) -> int:
 
 def cmd_codegen(args) -> int:
     from tinyflow.codegen import generate
+    from tinyflow.codegen.generator import check_prefix
 
+    check_prefix(args.prefix)           # a usage error before the model is read
     started = time.perf_counter()
     generated = generate(load_model(args.model), prefix=args.prefix)
-    out = generated.write(args.output)
+    out = generated.write(args.output, force=args.force)
     manifest = generated.manifest
     print(f"wrote {len(generated.files)} files to {out} in {time.perf_counter() - started:.2f} s: "
           f"{len(manifest['layers'])} layers, arena {manifest['arena_bytes']} bytes, "

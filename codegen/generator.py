@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,12 +18,30 @@ import numpy as np
 import tinyflow
 from tinyflow.codegen.ops import REGISTRY, Layer, Unsupported
 from tinyflow.codegen.ops.base import C_TYPES, Prepared
-from tinyflow.errors import UnsupportedModelError
+from tinyflow.errors import UnsupportedModelError, UsageError
 from tinyflow.codegen.ir import Model, load_model
 from tinyflow.codegen.memory import LayerMemory, MemoryPlan, plan_buffers
-from tinyflow.common import publish_dir, template_environment
+from tinyflow.common import publish_output_dir, template_environment
 
 MANIFEST_VERSION = 1
+
+# C's keywords up to C23, which no prefix may be.
+C_KEYWORDS = frozenset("""
+    auto break case char const continue default do double else enum extern float for
+    goto if inline int long register restrict return short signed sizeof static struct
+    switch typedef union unsigned void volatile while _Alignas _Alignof _Atomic _Bool
+    _Complex _Generic _Imaginary _Noreturn _Static_assert _Thread_local alignas alignof
+    bool constexpr false nullptr static_assert thread_local true typeof typeof_unqual
+""".split())
+
+
+def check_prefix(prefix: str) -> str:
+    """``prefix`` if it is a C identifier that is not a keyword; else UsageError. It
+    names the generated files and every C symbol, so nothing else may pass."""
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", prefix) or prefix in C_KEYWORDS:
+        raise UsageError(f"prefix {prefix!r} is not a C identifier (letters, digits and "
+                         "underscores, not starting with a digit, not a C keyword)")
+    return prefix
 
 
 def _carray(values, per_line: int = 16, indent: str = "    ") -> str:
@@ -63,8 +82,13 @@ class GeneratedCode:
     def weight_bytes(self) -> int:
         return self.manifest["weight_bytes"]
 
-    def write(self, out_dir: str | Path) -> Path:
-        return publish_dir(self.files, out_dir)
+    def write(self, out_dir: str | Path, *, force: bool = False) -> Path:
+        """Publish the files as ``out_dir``, replacing a previous output of tinyflow
+        whole; a folder of other files is refused unless ``force`` (see
+        ``publish_output_dir``)."""
+        return publish_output_dir(self.files, out_dir, marker="manifest.json",
+                                  marker_keys={"manifest_version", "tinyflow_version"},
+                                  force=force)
 
     def __str__(self) -> str:
         m = self.manifest
@@ -160,6 +184,7 @@ def _io_description(model: Model, plan: MemoryPlan, prefix: str):
 
 def generate(model: Model | str | Path, *, prefix: str = "tinyflow", planner=None) -> GeneratedCode:
     """Generate the C library for ``model``; raises UnsupportedModelError listing every problem."""
+    check_prefix(prefix)
     if not isinstance(model, Model):
         model = load_model(model)
 

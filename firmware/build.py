@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import shutil
 import sys
 import tempfile
 from dataclasses import asdict, dataclass, field
@@ -19,7 +18,7 @@ from pathlib import Path
 
 from tinyflow.boards import Board, MemoryRegion, get_board
 from tinyflow.codegen.generator import GeneratedCode, generate
-from tinyflow.common import cache_dir, publish_dir
+from tinyflow.common import cache_dir, check_output_dir, publish_dir, publish_output_dir
 from tinyflow.errors import BuildError, FirmwareSizeError
 from tinyflow.firmware.process import Commands, require_tool
 from tinyflow.firmware.render import linker_script, render_batch_program, render_firmware
@@ -45,6 +44,9 @@ LDLIBS = ["-lm", "-lc", "-lgcc"]
 # A region big enough for anything: used to link once more when a model does not fit,
 # to measure by how much.
 _UNLIMITED = 0x10000000
+
+# How an earlier build's output folder is recognised: its build record.
+OUTPUT_MARKER = dict(marker="build.json", marker_keys={"board", "model", "elf"})
 
 # Sections counted in flash (stored) and in RAM (at run time). .data is in both.
 FLASH_SECTIONS = (".isr_vector", ".text", ".rodata", ".ARM.exidx", ".data")
@@ -196,8 +198,10 @@ class FirmwareBuilder:
              "-T", script, "-I", build, *sources, *LDLIBS, "-o", elf])
 
     def build(self, generated: GeneratedCode, out_dir: Path | None = None,
-              use_cache: bool = True) -> BuildResult:
+              use_cache: bool = True, force: bool = False) -> BuildResult:
         board = self.board
+        if out_dir is not None:      # refuse a user's folder before compiling, not after
+            check_output_dir(out_dir, **OUTPUT_MARKER, force=force)
         files = (render_batch_program(generated, board) if board.program == "batch"
                  else render_firmware(generated, board))
         gcc = require_tool(self.prefix + "gcc", INSTALL_HINT)
@@ -214,7 +218,7 @@ class FirmwareBuilder:
         if use_cache and record.exists():
             result = self._load(record)
             self.progress(f"{name} for {board.name}: cached build {entry}")
-            return self._export(result, out_dir)
+            return self._export(result, out_dir, force)
 
         with tempfile.TemporaryDirectory(prefix="tinyflow-fw-") as tmp:
             build = Path(tmp)
@@ -247,7 +251,7 @@ class FirmwareBuilder:
             publish_dir({p.name: p for p in build.iterdir() if p.is_file()},
                         entry)
         self.progress(f"{name} for {board.name}: flash {flash:,} B, RAM {ram:,} B")
-        return self._export(result, out_dir)
+        return self._export(result, out_dir, force)
 
     def _compile_arm(self, gcc: str, build: Path, sources, elf: Path,
                      generated: GeneratedCode) -> None:
@@ -297,31 +301,34 @@ class FirmwareBuilder:
         return BuildResult(**data)
 
     @staticmethod
-    def _export(result: BuildResult, out_dir: Path | None) -> BuildResult:
-        """Copy the build into ``out_dir`` (when given) and point the result there."""
+    def _export(result: BuildResult, out_dir: Path | None, force: bool = False) -> BuildResult:
+        """Copy the build into ``out_dir`` (when given) and point the result there. Only
+        an empty or absent folder, or an earlier build's (it has build.json), is
+        replaced; another folder is refused unless ``force``, and then keeps its files."""
         if out_dir is None:
             return result
         out_dir = Path(out_dir)
-        shutil.copytree(result.directory, out_dir, dirs_exist_ok=True)
+        files = {p.name: p for p in result.directory.iterdir() if p.is_file()}
         result.directory = out_dir
         result.elf, result.hex, result.bin = (out_dir / result.elf.name, out_dir / result.hex.name,
                                               out_dir / result.bin.name)
-        (out_dir / "build.json").write_text(json.dumps(result.to_dict(), indent=2,
-                                                       sort_keys=True) + "\n")
+        files["build.json"] = json.dumps(result.to_dict(), indent=2, sort_keys=True) + "\n"
+        publish_output_dir(files, out_dir, **OUTPUT_MARKER, force=force)
         return result
 
 
 def build_firmware(model: Model | GeneratedCode | str | Path, board: Board | str,
                    out_dir: str | Path | None = None, *, use_cache: bool = True,
-                   verbose: bool = False) -> BuildResult:
+                   force: bool = False, verbose: bool = False) -> BuildResult:
     """Build ``model`` for ``board`` (a Board or a board name): the profiler's entry point
     for "flash and RAM section sizes of this model on board B".
 
     Raises FirmwareSizeError (which region, by how much, what dominates) when the
-    model does not fit.
+    model does not fit, and OutputError when ``out_dir`` holds files that are not a
+    tinyflow build's (unless ``force``: then they are kept and the build added).
     """
     board = get_board(board) if isinstance(board, str) else board
     generated = model if isinstance(model, GeneratedCode) else generate(model)
     progress = (lambda m: print(m, file=sys.stderr)) if verbose else None
     return FirmwareBuilder(board, progress=progress).build(
-        generated, Path(out_dir) if out_dir else None, use_cache=use_cache)
+        generated, Path(out_dir) if out_dir else None, use_cache=use_cache, force=force)

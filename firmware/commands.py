@@ -22,7 +22,10 @@ def register_commands(subparsers) -> None:
     p = subparsers.add_parser("build", help="cross-compile a model's firmware for a board")
     p.add_argument("model", help="an int8 .tflite file")
     _board_arguments(p)
-    p.add_argument("-o", "--output", help="copy the ELF/HEX/BIN and build record here")
+    p.add_argument("-o", "--output", help="copy the ELF/HEX/BIN and build record here "
+                                          "(an empty folder or an earlier build's)")
+    p.add_argument("--force", action="store_true",
+                   help="write into an output folder of other files (they are kept)")
     p.add_argument("--no-cache", action="store_true", help="rebuild even if cached")
     p.set_defaults(handler=cmd_build)
 
@@ -86,7 +89,7 @@ def cmd_build(args) -> int:
     board = _setup(args)
     started = time.perf_counter()
     result = build_firmware(args.model, board, args.output, use_cache=not args.no_cache,
-                            verbose=True)
+                            force=args.force, verbose=True)
     print(result)
     print("  " + ", ".join(f"{k.replace('_', ' ')} {v:,}" for k, v in result.breakdown.items()
                            if v))
@@ -133,10 +136,13 @@ def cmd_flash(args) -> int:
 
 def cmd_measure(args) -> int:
     from tinyflow.codegen.batch import load_inputs
+    from tinyflow.common import check_output_file
     from tinyflow.firmware.measure import measure
     from tinyflow.codegen.ir import load_model
 
     _setup(args)
+    if args.json:
+        check_output_file(args.json)        # before minutes of building and running
     inputs = load_inputs(args.inputs, load_model(args.model)) if args.inputs else None
     result = measure(args.model, args.board, port=args.port, inputs=inputs, count=args.count,
                      seed=args.seed, emulate=args.emulate, progress=progress)
@@ -150,8 +156,10 @@ def cmd_measure(args) -> int:
 def cmd_infer(args) -> int:
     from tinyflow.codegen.batch import load_inputs, save_outputs
     from tinyflow.codegen.ir import load_model
+    from tinyflow.common import check_output_file
     from tinyflow.firmware.infer import run_on_board
 
+    check_output_file(args.outputs)         # before building and running
     model = load_model(args.model)
     inputs = load_inputs(args.inputs, model)
     outputs = run_on_board(model, inputs, board=args.board, port=args.port, progress=progress)

@@ -7,6 +7,7 @@ one way to publish a file or a directory whole, one template configuration).
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import shutil
@@ -15,6 +16,8 @@ import tempfile
 from pathlib import Path
 
 import jinja2
+
+from tinyflow.errors import OutputError
 
 
 # --- the cache ---------------------------------------------------------------------
@@ -59,8 +62,12 @@ def publish_dir(files: dict[str, str | bytes | Path], out_dir: str | Path) -> Pa
     written into a staging folder beside it, which then takes its place. A failure
     leaves the previous ``out_dir`` (or none) untouched."""
     out_dir = Path(out_dir)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+    # Absolute: "." and "x/.." then have a real name and a parent to stage beside.
+    folder = Path(os.path.abspath(out_dir))
+    if folder.exists() and not folder.is_dir():
+        raise OutputError(f"{out_dir} is a file, not a directory")
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
     try:
         _readable_like_a_new_file(staging, directory=True)
         for name, content in files.items():
@@ -72,7 +79,7 @@ def publish_dir(files: dict[str, str | bytes | Path], out_dir: str | Path) -> Pa
                 target.write_bytes(content)
             else:
                 target.write_text(content)
-        replace_dir(staging, out_dir)
+        replace_dir(staging, folder)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
@@ -88,7 +95,15 @@ def replace_dir(staging: Path, out_dir: Path) -> None:
             backup = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.old.", dir=out_dir.parent))
             backup.rmdir()
             os.rename(out_dir, backup)
-            os.rename(staging, out_dir)
+            try:
+                os.rename(staging, out_dir)
+            except OSError:
+                # Put the previous folder back, unless another process's took its place.
+                if out_dir.exists():
+                    shutil.rmtree(backup, ignore_errors=True)
+                else:
+                    os.rename(backup, out_dir)
+                raise
             shutil.rmtree(backup, ignore_errors=True)
         else:
             os.rename(staging, out_dir)
@@ -96,6 +111,75 @@ def replace_dir(staging: Path, out_dir: Path) -> None:
         if not out_dir.exists():
             raise
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def check_output_dir(out_dir: str | Path, *, marker: str, marker_keys: set[str],
+                     force: bool = False) -> bool:
+    """Whether a folder the user named (``-o DIR``) may be replaced whole: it is absent,
+    empty, or tinyflow wrote it before (it has ``marker``, a JSON object with
+    ``marker_keys``). False for another folder with ``force``; without, OutputError
+    (as for a file), so that the user's files are never touched."""
+    folder = Path(out_dir)
+    if not folder.exists():
+        return True
+    if not folder.is_dir():
+        raise OutputError(f"{out_dir} is a file, not a directory")
+    try:
+        empty = not any(folder.iterdir())
+    except OSError as exc:
+        raise OutputError(f"cannot read {out_dir}: {exc.strerror}") from exc
+    if empty or _json_has_keys(folder / marker, marker_keys):
+        return True
+    if not force:
+        raise OutputError(f"{out_dir} holds files tinyflow did not write (it has no "
+                          f"{marker} of tinyflow); choose another directory, or add "
+                          "--force to write into it (its other files are kept)")
+    return False
+
+
+def publish_output_dir(files: dict[str, str | bytes | Path], out_dir: str | Path, *,
+                       marker: str, marker_keys: set[str], force: bool = False) -> Path:
+    """Publish ``files`` at a folder the user named, as ``check_output_dir`` allows:
+    replaced whole like ``publish_dir``, or with ``force`` in a folder of other files,
+    written into it one by one, its other files kept."""
+    out_dir = Path(out_dir)
+    try:
+        if check_output_dir(out_dir, marker=marker, marker_keys=marker_keys, force=force):
+            publish_dir(files, out_dir)
+            return out_dir
+        for name, content in files.items():
+            if isinstance(content, Path):
+                publish_file(out_dir / name, write=lambda staged, source=content:
+                             shutil.copyfile(source, staged))
+                shutil.copymode(content, out_dir / name)      # an executable stays one
+            else:
+                publish_file(out_dir / name, content)
+    except OSError as exc:
+        where = exc.filename or out_dir
+        raise OutputError(f"cannot write {where}: {exc.strerror or exc}") from exc
+    return out_dir
+
+
+def _json_has_keys(path: Path, keys: set[str]) -> bool:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(data, dict) and keys <= data.keys()
+
+
+def check_output_file(path: str | Path) -> Path:
+    """Fail now, before long work, if ``path`` cannot become an output file: it is a
+    folder, or its folder is missing or not writable (OutputError)."""
+    path = Path(path)
+    folder = path.parent
+    if path.is_dir():
+        raise OutputError(f"{path} is a directory; give a file name")
+    if not folder.is_dir():
+        raise OutputError(f"cannot write {path}: the folder {folder} does not exist")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise OutputError(f"cannot write {path}: the folder {folder} is not writable")
+    return path
 
 
 def _readable_like_a_new_file(path: Path, directory: bool = False) -> None:
@@ -188,5 +272,7 @@ def template_environment(package: str, folder: str = "templates", *,
     return environment
 
 
-__all__ = ["c_comment", "c_string", "cache_dir", "publish_dir", "publish_file", "replace_dir",
+__all__ = ["c_comment", "c_string", "cache_dir", "check_output_dir", "check_output_file",
+           "publish_dir",
+           "publish_file", "publish_output_dir", "replace_dir",
            "template_environment"]

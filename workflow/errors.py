@@ -33,6 +33,20 @@ class InputError(TinyflowError):
     """Inputs given to a model do not match its input tensors (shape, dtype, count)."""
 
 
+class UsageError(TinyflowError):
+    """An argument is malformed (a --prefix that is not a C identifier).
+
+    Exit code 2, like the command line's other usage errors.
+    """
+
+    exit_code = 2
+
+
+class OutputError(TinyflowError):
+    """An output path cannot be written safely: a file where a folder goes, a folder
+    tinyflow did not make (without --force), a parent folder that does not exist."""
+
+
 class BuildError(TinyflowError):
     """Compiling or linking generated code or firmware failed."""
 
