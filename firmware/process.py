@@ -10,10 +10,15 @@ nrfjprog --program 'fw hex.hex'
 
 from __future__ import annotations
 
+import ctypes
+import functools
 import logging
+import os
 import shlex
 import shutil
+import signal
 import subprocess
+import sys
 from dataclasses import dataclass, field
 
 from tinyflow.errors import ToolNotFoundError
@@ -40,14 +45,33 @@ class Commands:
                               input=input)
 
     def start(self, argv, **popen_options) -> subprocess.Popen | None:
-        """Start a long-running program (an emulator); None in a dry run."""
+        """Start a long-running program (an emulator); None in a dry run. On Linux it
+        is killed when tinyflow ends, even when tinyflow is killed."""
         argv = [str(a) for a in argv]
         line = shlex.join(argv)
         self.history.append(line)
         log.info("%s%s", "(dry run) " if self.dry_run else "", line)
         if self.dry_run:
             return None
+        if sys.platform == "linux":
+            # prctl is looked up here: the child may only call it (no loading after fork).
+            prctl = ctypes.CDLL(None).prctl
+            popen_options.setdefault("preexec_fn", functools.partial(
+                _die_with_parent, prctl, os.getpid()))
         return subprocess.Popen(argv, **popen_options)
+
+
+_PR_SET_PDEATHSIG = 1       # from <linux/prctl.h>
+
+
+def _die_with_parent(prctl, parent_pid: int) -> None:
+    """Run in the child before it executes the program: Linux sends it SIGKILL when
+    tinyflow ends, however it ends (even killed), so no emulator outlives tinyflow.
+    Linux ties this to the thread that started the child: runners start from the
+    main thread."""
+    prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent_pid:      # tinyflow ended before prctl took effect
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def require_tool(program: str, how_to_install: str) -> str:

@@ -7,9 +7,12 @@ function, so this module only builds the parser and turns errors into exit codes
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import os
+import signal
 import sys
+import threading
 
 import tinyflow
 from tinyflow.errors import TinyflowError
@@ -45,13 +48,49 @@ def main(argv=None) -> int:
         parser.print_help()
         return 2
     try:
-        return int(args.handler(args) or 0)
+        with _stop_on_signals():
+            return int(args.handler(args) or 0)
     except TinyflowError as exc:
         print(f"tinyflow {args.command}: error: {exc}", file=sys.stderr)
         return exc.exit_code
-    except KeyboardInterrupt:
-        print(f"tinyflow {args.command}: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        signum = exc.signum if isinstance(exc, Stopped) else signal.SIGINT
+        reason = ("interrupted" if signum == signal.SIGINT
+                  else f"stopped by {signal.Signals(signum).name}")
+        print(f"tinyflow {args.command}: {reason}", file=sys.stderr)
+        return 128 + signum
+
+
+class Stopped(KeyboardInterrupt):
+    """SIGTERM or SIGHUP arrived: raised where the program is, it unwinds like Ctrl-C,
+    so every ``with`` block closes its device and stops its emulator."""
+
+    def __init__(self, signum: int):
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+@contextlib.contextmanager
+def _stop_on_signals():
+    """Turn SIGTERM and SIGHUP into Stopped while a command runs; a second signal
+    ends tinyflow at once (its emulators die with it: see firmware.process)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield               # only the main thread may set signal handlers
+        return
+    stopping = (signal.SIGTERM, signal.SIGHUP)
+
+    def stop(signum, frame):
+        for each in stopping:
+            signal.signal(each, signal.SIG_DFL)
+        raise Stopped(signum)
+
+    previous = {each: signal.signal(each, stop) for each in stopping}
+    try:
+        yield
+    finally:
+        for each, handler in previous.items():
+            # None: a handler set outside Python, which cannot be put back.
+            signal.signal(each, signal.SIG_DFL if handler is None else handler)
 
 
 if __name__ == "__main__":
