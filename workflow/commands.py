@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import os
 import sys
-from pathlib import Path
 
+from tinyflow.common import check_output_file
 from tinyflow.errors import InputError
 
 
@@ -38,7 +37,7 @@ def cmd_loop(args) -> int:
     if args.trials is not None and args.trials < 1:
         raise InputError(f"--trials {args.trials}: give at least 1")
     if args.json:
-        _check_writable(Path(args.json))
+        check_output_file(args.json)        # before hours of work, not after
     print(TABLE_HEADER, flush=True)
     result = run_loop(project, trials=args.trials, storage=args.storage, board=args.board,
                       port=args.port, emulate=args.emulate, progress=_progress,
@@ -49,11 +48,3 @@ def cmd_loop(args) -> int:
         _progress(f"wrote {args.json}")
     return 0 if result.best is not None else 1
 
-
-def _check_writable(path: Path) -> None:
-    """Refuse an output path that cannot be written before hours of work, not after."""
-    if path.is_dir():
-        raise InputError(f"--json {path}: is a directory; give a file name")
-    folder = path.parent if str(path.parent) else Path(".")
-    if not folder.is_dir() or not os.access(folder, os.W_OK):
-        raise InputError(f"--json {path}: folder {folder} does not exist or is not writable")
