@@ -64,6 +64,7 @@ class TrialRecord:
     worker: str = ""
     seconds: float = 0.0
     error: str | None = None
+    same_as: int | None = None              # an earlier trial with the same parameters
 
     @property
     def accuracy(self) -> float | None:
@@ -324,6 +325,20 @@ def run_loop(project: Project | str | Path, *, trials: int | None = None,
         _enqueue_untried_choice(study, project)
         trial = study.ask()
         params = {p.name: p.suggest(trial) for p in project.parameters()}
+        earlier = _same_parameters(study, trial, params)
+        if earlier is not None:
+            # The sampler proposed a model already made and measured: training is
+            # seeded, so it would be the same model. Tell the sampler its results again.
+            for name, value in earlier.constraints.items():
+                trial.set_constraint(name, value)
+            record = TrialRecord(**dict(earlier.user_attrs["record"], number=trial.number,
+                                        worker=worker, seconds=0.0, same_as=earlier.number))
+            trial.set_user_attr("record", _jsonable(asdict(record)))
+            study.tell(trial, earlier.values)
+            progress(f"trial {trial.number}: same parameters as trial {earlier.number}")
+            if on_trial:
+                on_trial(record)
+            continue
         record = TrialRecord(number=trial.number, params=params, worker=worker)
         feedback = CostFeedback(**study.user_attrs.get("cost_feedback",
                                                       {"measured": {}, "estimated": {}}))
@@ -356,6 +371,19 @@ def run_loop(project: Project | str | Path, *, trials: int | None = None,
         if on_trial:
             on_trial(record)
     return LoopResult.from_study(project, study)
+
+
+def _same_parameters(study, trial, params: dict):
+    """An earlier complete trial with exactly these parameters, or None."""
+    import optuna
+
+    for earlier in study.get_trials(deepcopy=False,
+                                    states=(optuna.trial.TrialState.COMPLETE,)):
+        if earlier.number != trial.number and earlier.params == params \
+                and "record" in earlier.user_attrs \
+                and earlier.user_attrs["record"].get("same_as") is None:
+            return earlier
+    return None
 
 
 def _enqueue_untried_choice(study, project: Project) -> None:
@@ -423,7 +451,8 @@ class LoopResult:
 
     @property
     def complete(self) -> list[TrialRecord]:
-        return [r for r in self.trials if r.state == "complete"]
+        """Complete trials, each model once (not the repeats of earlier parameters)."""
+        return [r for r in self.trials if r.state == "complete" and r.same_as is None]
 
     @property
     def pareto(self) -> list[TrialRecord]:
@@ -454,7 +483,8 @@ class LoopResult:
                     "flash_bytes": r.flash_bytes, "ram_estimated": r.ram_estimated,
                     "flash_estimated": r.flash_estimated, "macs": r.macs,
                     "budget_pass": r.budget_pass, "on_device": r.on_device, "model": r.model,
-                    "worker": r.worker, "seconds": round(r.seconds, 2), "error": r.error}
+                    "worker": r.worker, "seconds": round(r.seconds, 2), "error": r.error,
+                    "same_as": r.same_as}
 
         best = self.best
         return {"project": self.project.name, "board": self.project.board,
@@ -500,6 +530,8 @@ def format_row(r: TrialRecord) -> str:
     params = _describe(r.params)[:PARAMS_WIDTH]
     if r.state != "complete":
         return f"{params:<{PARAMS_WIDTH}} FAILED: {r.error}"
+    if r.same_as is not None:
+        return f"{params:<{PARAMS_WIDTH}} the same model as trial {r.same_as}"
 
     def pct(value):
         return f"{value:.1%}" if value is not None else "-"
