@@ -52,7 +52,8 @@ def baseline_inputs(model: Model) -> list[np.ndarray]:
 
 def measure(model, board: str = "qemu-cortex-m4", *, port: str | None = None,
             inputs=None, count: int = 10, seed: int = 0, emulate: bool = False,
-            locate_divergence: bool = True, progress=None) -> Measurement:
+            locate_divergence: bool = True, progress=None,
+            name: str | None = None) -> Measurement:
     """Build ``model`` for ``board``, run ``count`` inputs (or ``inputs``) on the device,
     compare every output byte with TFLM and measure latency, layers and memory.
 
@@ -60,7 +61,8 @@ def measure(model, board: str = "qemu-cortex-m4", *, port: str | None = None,
     """
     from tinyflow.reference import ReferenceInterpreter
 
-    model_bytes, name = _model_source(model)
+    model_bytes, file_name = _model_source(model)
+    name = name or file_name      # a model given as bytes is named by ``name``
     generated = generate(load_model(model_bytes, name=name))
     ir = generated.model
     arrays = check_inputs(ir, inputs if inputs is not None else random_inputs(ir, count, seed))

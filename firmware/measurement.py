@@ -140,6 +140,11 @@ class Measurement:
                              f"{self.breakdown.get('input_buffer', 0):,})"),
         ]
 
+    def __repr__(self) -> str:
+        check = "bit-exact" if self.bit_exact else "DIFFERS from TFLM"
+        return (f"Measurement({self.model} on {self.board}: mean {self.mean:,.0f} "
+                f"{self.unit}, {check}, {self.inferences} inferences)")
+
     def __str__(self) -> str:
         rows = self._rows()
         width = max(len(k) for k, _ in rows)

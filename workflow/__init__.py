@@ -33,6 +33,8 @@ _API = {
     "ReferenceInterpreter": "tinyflow.reference",
     "TinyflowError": "tinyflow.errors",
     "train": "tinyflow.training",
+    "top1_accuracy": "tinyflow.training",
+    "quantize_input": "tinyflow.codegen.batch",
     "load_project": "tinyflow.project",
     "run_loop": "tinyflow.loop",
 }

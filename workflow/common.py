@@ -192,32 +192,42 @@ def _readable_like_a_new_file(path: Path, directory: bool = False) -> None:
 # --- noisy libraries ---------------------------------------------------------------
 @contextlib.contextmanager
 def quiet_native_output():
-    """Hold back what a library prints on the process's stdout and stderr, C++ logs
-    included (TensorFlow's converter prints pages), and show it only if the block
-    fails: tinyflow's own output (a live table, JSON on stdout) stays readable."""
+    """Hold back what a library prints, and show it only if the block fails:
+    tinyflow's own output (a live table, JSON on stdout, a notebook cell) stays
+    readable. TensorFlow's converter prints pages through every channel there is: C++
+    logs on the process's file descriptors, Python prints (which a notebook kernel
+    routes elsewhere), warnings and its logger; all four are held here."""
+    import io
+    import logging
+    import warnings
+
     sys.stdout.flush()
     sys.stderr.flush()
-    saved = [os.dup(1), os.dup(2)]
-    with tempfile.TemporaryFile() as captured:
-        os.dup2(captured.fileno(), 1)
-        os.dup2(captured.fileno(), 2)
+    saved_fds = [os.dup(1), os.dup(2)]
+    saved_streams = sys.stdout, sys.stderr
+    python_text = io.StringIO()
+    tf_logger = logging.getLogger("tensorflow")
+    saved_level = tf_logger.level
+    with tempfile.TemporaryFile() as native_text, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        tf_logger.setLevel(logging.ERROR)
+        os.dup2(native_text.fileno(), 1)
+        os.dup2(native_text.fileno(), 2)
+        sys.stdout = sys.stderr = python_text
+        failed = True
         try:
             yield
-        except BaseException:
-            _restore(saved)
-            captured.seek(0)
-            sys.stderr.write(captured.read().decode(errors="replace")[-4000:])
-            raise
-        else:
-            _restore(saved)
-
-
-def _restore(saved: list[int]) -> None:
-    sys.stdout.flush()
-    sys.stderr.flush()
-    for fd, copy in zip((1, 2), saved):
-        os.dup2(copy, fd)
-        os.close(copy)
+            failed = False
+        finally:
+            sys.stdout, sys.stderr = saved_streams
+            tf_logger.setLevel(saved_level)
+            for fd, copy in zip((1, 2), saved_fds):
+                os.dup2(copy, fd)
+                os.close(copy)
+            if failed:
+                native_text.seek(0)
+                held = native_text.read().decode(errors="replace") + python_text.getvalue()
+                sys.stderr.write(held[-4000:])
 
 
 # --- templates ---------------------------------------------------------------------

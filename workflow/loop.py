@@ -163,7 +163,7 @@ def evaluate(project: Project, params: dict, dataset, device: Device, record: Tr
             seed=seed)
     else:
         tflite = compress.quantize(model, representative)
-    path = project.models_dir / f"{project.study}-trial-{record.number}.tflite"
+    path = Path(project.models_dir) / f"{project.study}-trial-{record.number}.tflite"
     publish_file(path, tflite)
     record.model = str(path)
 
@@ -218,7 +218,8 @@ def measure_on_device(project, tflite: bytes, x_test, y_test, host_outputs,
     count = min(project.device_samples, x_test.shape[0])
     samples = x_test[:count]
     result = measure(tflite, device.board, port=device.port, emulate=device.emulate,
-                     inputs=[samples], locate_divergence=False, progress=None)
+                     inputs=[samples], locate_divergence=False, progress=None,
+                     name=f"{project.study}-trial-{record.number}")
     device_outputs = result.outputs[0]
     if not result.bit_exact or device_outputs.tobytes() != host_outputs[:count].tobytes():
         raise TinyflowError(f"trial {record.number}: the device's outputs differ from the "
@@ -244,8 +245,9 @@ def host_int8_outputs(tflite: bytes, ir, x_float) -> tuple[np.ndarray, np.ndarra
 
 
 def _top1(outputs: np.ndarray, labels) -> float:
-    scores = outputs.reshape(outputs.shape[0], -1)
-    return float(np.mean(np.argmax(scores, axis=-1) == np.asarray(labels)))
+    from tinyflow.training import top1_accuracy
+
+    return top1_accuracy(outputs, labels)
 
 
 def _within_reach(estimate, budget, reach: float) -> bool:
@@ -271,9 +273,8 @@ def _open_study(project: Project, storage: str):
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    sampler = optuna.samplers.TPESampler(
-        seed=project.train.get("seed", 0), n_startup_trials=4,
-        constraints_func=lambda trial: [trial.constraints[k] for k in sorted(trial.constraints)])
+    # The budget reaches the sampler through trial.set_constraint (Optuna 5).
+    sampler = optuna.samplers.TPESampler(seed=project.train.get("seed", 0), n_startup_trials=4)
     # Workers starting together on an empty database race to create its tables and
     # the study: the loser's attempt fails once and then finds them there.
     for attempt in range(3):
@@ -509,6 +510,12 @@ class LoopResult:
             f"({_budget_text(self.project.budget)}); Pareto front: trials {pareto}",
             f"best: trial {best.number}, {_describe(best.params)}: accuracy "
             f"{best.accuracy:.1%}, {best.model}" if best else "no trial meets the budget"])
+
+    def __repr__(self) -> str:
+        best = self.best
+        return (f"LoopResult({self.project.name} on {self.project.board}: "
+                f"{len(self.trials)} trials, best "
+                f"{'trial ' + str(best.number) if best else 'none'})")
 
     def __str__(self) -> str:
         rows = [f"{r.number:>4}  {format_row(r)}" for r in self.trials]

@@ -28,6 +28,7 @@ and budget it must fit, and what to search.
     [search]
     trials = 8
     storage = "sqlite:///loop.db"    # any Optuna RDB URL; default: loop.db beside the file
+    models_dir = "loop-models"       # the trials' int8 models (default: beside the file)
     study = "digits"
     device_samples = 200             # test samples sent to the device for its accuracy
 
@@ -54,7 +55,7 @@ SECTIONS = {
     "budget": None,                 # checked by the budget parser
     "train": {"epochs", "batch_size", "learning_rate", "patience", "seed"},
     "compress": {"quantization", "prune", "fine_tune_epochs", "representative_samples"},
-    "search": {"trials", "storage", "study", "device_samples", "space", "reach"},
+    "search": {"trials", "storage", "study", "device_samples", "space", "reach", "models_dir"},
 }
 
 
@@ -99,15 +100,15 @@ class Project:
     device_samples: int = 200
     reach: float = 1.3               # measure on the device when estimates are within this
     space: list[Parameter] = field(default_factory=list)
+    models_dir: Path | None = None   # where each trial's int8 model is kept
+
+    def __post_init__(self):
+        if self.models_dir is None:
+            self.models_dir = self.path.parent / "loop-models"
 
     @property
     def directory(self) -> Path:
         return self.path.parent
-
-    @property
-    def models_dir(self) -> Path:
-        """Where each trial's int8 model is kept."""
-        return self.directory / "loop-models"
 
     def parameters(self) -> list[Parameter]:
         """The searched dimensions: the builder's, then compression's when it has a choice."""
@@ -191,7 +192,9 @@ def load_project(path: str | Path) -> Project:
         trials=search.get("trials", 8),
         storage=search.get("storage", f"sqlite:///{path.resolve().parent / 'loop.db'}"),
         study=search.get("study", name), device_samples=search.get("device_samples", 200),
-        reach=float(search.get("reach", 1.3)), space=space)
+        reach=float(search.get("reach", 1.3)), space=space,
+        models_dir=(path.resolve().parent / search["models_dir"]) if "models_dir" in search
+        else None)
 
 
 def _as_list(value) -> list:

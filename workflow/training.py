@@ -119,6 +119,14 @@ def accuracy(model, x, y) -> float:
     return float(np.mean(np.argmax(scores, axis=-1) == np.asarray(y)))
 
 
+def top1_accuracy(outputs, labels) -> float:
+    """Top-1 accuracy of a batch of class scores, float or int8, whatever axes a
+    batch-1 model adds ((N, 1, classes) counts like (N, classes))."""
+    outputs = np.asarray(outputs)
+    scores = outputs.reshape(outputs.shape[0], -1)
+    return float(np.mean(np.argmax(scores, axis=-1) == np.asarray(labels).reshape(-1)))
+
+
 def _describe(params: dict) -> str:
     return ", ".join(f"{k}={v!r}" for k, v in sorted(params.items()))
 
