@@ -191,7 +191,10 @@ def evaluate(project: Project, params: dict, dataset, device: Device, record: Tr
     else:
         say("estimate out of reach of the budget: not measured on the device")
         final = estimate
-    record.latency = dict(value=final.latency_count, unit=limits.time_unit,
+    # What the count is: the device's own unit when measured (an emulated real board
+    # counts instructions, as 1 instruction per cycle of its clock), else the estimate's.
+    unit = device_run.measurement.unit if device_run else limits.time_unit
+    record.latency = dict(value=final.latency_count, unit=unit,
                           seconds=final.latency_s,
                           source="measured" if record.on_device else "estimated")
     record.ram_bytes, record.flash_bytes = final.ram_bytes, final.flash_bytes
