@@ -5,9 +5,9 @@ from __future__ import annotations
 import logging
 import sys
 import time
-from pathlib import Path
 
 from tinyflow.boards import DEFAULT_BOARD, boards_table, emulation_of, get_board
+from tinyflow.common import add_json_argument, check_json_target, report_stream, write_json
 from tinyflow.errors import InputError
 
 
@@ -48,7 +48,7 @@ def register_commands(subparsers) -> None:
     p.add_argument("--inputs", help=".npy/.npz inputs (default: -n random inputs, fixed seed)")
     p.add_argument("-n", "--count", type=int, default=10, help="random inputs (default 10)")
     p.add_argument("--seed", type=int, default=0, help="seed of the random inputs")
-    p.add_argument("--json", help="also write the measurement as JSON here")
+    add_json_argument(p, "the measurement")
     p.set_defaults(handler=cmd_measure)
 
     p = subparsers.add_parser("infer", help="run a batch of inputs through the generated code")
@@ -136,20 +136,17 @@ def cmd_flash(args) -> int:
 
 def cmd_measure(args) -> int:
     from tinyflow.codegen.batch import load_inputs
-    from tinyflow.common import check_output_file
     from tinyflow.firmware.measure import measure
     from tinyflow.codegen.ir import load_model
 
     _setup(args)
-    if args.json:
-        check_output_file(args.json)        # before minutes of building and running
+    check_json_target(args.json)        # before minutes of building and running
     inputs = load_inputs(args.inputs, load_model(args.model)) if args.inputs else None
     result = measure(args.model, args.board, port=args.port, inputs=inputs, count=args.count,
                      seed=args.seed, emulate=args.emulate, progress=progress)
-    print(result)
+    print(result, file=report_stream(args.json))
     if args.json:
-        result.to_json(Path(args.json))
-        progress(f"wrote {args.json}")
+        write_json(args.json, result.to_json())
     return 0 if result.bit_exact else 3
 
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import sys
 
+from tinyflow.common import add_json_argument, check_json_target, report_stream, write_json
 from tinyflow.profiler.profile import DEFAULT_BOARD
 
 
@@ -28,7 +28,7 @@ def register_commands(subparsers) -> None:
                         "measurement of this model, board and tinyflow version is shown if "
                         "there is one")
     _device_options(p)
-    p.add_argument("--json", action="store_true", help="print the whole profile as JSON")
+    add_json_argument(p, "the whole profile")
     p.add_argument("--html", metavar="FILE", help="write a standalone HTML report")
     p.set_defaults(handler=cmd_profile)
 
@@ -66,6 +66,7 @@ def cmd_profile(args) -> int:
     from tinyflow.profiler.profile import profile
 
     budget = _budget(args)         # parse the budget first: a typo fails fast
+    check_json_target(args.json)
     if args.measure:
         measurement = measure_model(args.model, args.board, port=args.port,
                                     emulate=args.emulate)
@@ -75,12 +76,13 @@ def cmd_profile(args) -> int:
                      measurement=measurement, accuracy=args.accuracy)
     if args.html:
         result.save_html(args.html)
-    if args.json:
-        sys.stdout.write(result.to_json())
-    else:
-        print(result)
+    out = report_stream(args.json)
+    if args.json != "-":
+        print(result, file=out)
         if args.html:
-            print(f"\nwrote {args.html}")
+            print(f"\nwrote {args.html}", file=out)
+    if args.json:
+        write_json(args.json, result.to_json())
     return 0 if result.passed else 1
 
 

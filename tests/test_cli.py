@@ -60,3 +60,19 @@ def test_infer_with_misnamed_npz_says_what_it_expected(tmp_path, capsys):
     assert main(["infer", str(mlperf_model("ad01_int8")), "--inputs", str(tmp_path / "x.npz"),
                  "--outputs", str(tmp_path / "y.npy")]) == 1
     assert "['images']" in capsys.readouterr().err
+
+
+def test_json_goes_to_stdout_with_no_file_and_the_report_to_stderr(tmp_path, capsys):
+    """One convention for every command: --json FILE, or --json / --json - for stdout."""
+    import json
+
+    from conftest import mlperf_model
+
+    model = str(mlperf_model("ad01_int8"))
+    assert main(["profile", model, "--json"]) == 0
+    out = capsys.readouterr()
+    assert json.loads(out.out)["model"] == "ad01_int8"
+    assert main(["profile", model, "--json", str(tmp_path / "p.json")]) == 0
+    out = capsys.readouterr()
+    assert json.loads((tmp_path / "p.json").read_text())["model"] == "ad01_int8"
+    assert "ad01_int8" in out.out and "wrote" in out.err

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from tinyflow.common import check_output_file
+from tinyflow.common import add_json_argument, check_json_target, report_stream, write_json
 from tinyflow.errors import InputError
 
 
@@ -22,7 +22,7 @@ def register_commands(subparsers) -> None:
     p.add_argument("--emulate", action="store_true",
                    help="run a real board's firmware in QEMU (same core, its memory limits)")
     p.add_argument("--port", help="serial port of a flashed real board")
-    p.add_argument("--json", help="write the trials, the Pareto front and the best as JSON")
+    add_json_argument(p, "the trials, the Pareto front and the best")
     p.set_defaults(handler=cmd_loop)
 
 
@@ -36,15 +36,15 @@ def cmd_loop(args) -> int:
     project = load_project(args.project)
     if args.trials is not None and args.trials < 1:
         raise InputError(f"--trials {args.trials}: give at least 1")
-    if args.json:
-        check_output_file(args.json)        # before hours of work, not after
-    print(TABLE_HEADER, flush=True)
+    check_json_target(args.json)        # before hours of work, not after
+    out = report_stream(args.json)
+    print(TABLE_HEADER, file=out, flush=True)
     result = run_loop(project, trials=args.trials, storage=args.storage, board=args.board,
                       port=args.port, emulate=args.emulate, progress=_progress,
-                      on_trial=lambda r: print(f"{r.number:>4}  {format_row(r)}", flush=True))
-    print(result.summary())
+                      on_trial=lambda r: print(f"{r.number:>4}  {format_row(r)}", file=out,
+                                               flush=True))
+    print(result.summary(), file=out)
     if args.json:
-        result.to_json(args.json)
-        _progress(f"wrote {args.json}")
+        write_json(args.json, result.to_json())
     return 0 if result.best is not None else 1
 

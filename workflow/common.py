@@ -189,6 +189,35 @@ def _readable_like_a_new_file(path: Path, directory: bool = False) -> None:
     os.chmod(path, (0o777 if directory else 0o666) & ~umask)
 
 
+# --- machine-readable output of the commands ----------------------------------------
+def add_json_argument(parser, what: str) -> None:
+    """The one convention for JSON output: ``--json FILE``, or ``--json`` / ``--json -``
+    for stdout (the human-readable report then goes to stderr)."""
+    parser.add_argument("--json", nargs="?", const="-", metavar="FILE",
+                        help=f"{what} as JSON, to FILE or (no FILE, or -) to stdout")
+
+
+def check_json_target(target: str | None) -> None:
+    """Before the work: a JSON file that could not be written is an error now."""
+    if target not in (None, "-"):
+        check_output_file(target)
+
+
+def report_stream(json_target: str | None):
+    """Where the human-readable report goes: stderr when JSON takes stdout."""
+    return sys.stderr if json_target == "-" else sys.stdout
+
+
+def write_json(target: str, text: str) -> None:
+    """JSON to stdout (``-``) or, atomically, to a file."""
+    if target == "-":
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    else:
+        publish_file(target, text)
+        print(f"wrote {target}", file=sys.stderr)
+
+
 # --- noisy libraries ---------------------------------------------------------------
 @contextlib.contextmanager
 def quiet_native_output():
