@@ -127,42 +127,20 @@ def evaluate(project: Project, params: dict, dataset, device: Device, record: Tr
              feedback: CostFeedback, progress: Progress) -> CostFeedback:
     """Run one trial's pipeline, filling ``record`` as it goes; returns what this
     trial's device run teaches the cost model (empty if it ran nowhere)."""
-    from tinyflow import compress
     from tinyflow.codegen.ir import load_model
     from tinyflow.profiler import profile
-    from tinyflow.training import load_builder, train
+    from tinyflow.profiler.board import board_limits
+    from tinyflow.profiler.costs import find_cost_model
+    from tinyflow.training import accuracy
 
     started = time.perf_counter()
-    builder_params = {k: v for k, v in params.items() if k not in ("quantization", "prune")}
-    quantization = params.get("quantization", project.quantization[0])
-    prune = float(params.get("prune", project.prune[0]))
-    settings = dict(project.train)
-    seed = settings.pop("seed", 0)
 
     def say(message: str) -> None:
         progress(f"trial {record.number}: {message}")
 
-    say(f"training {_describe(builder_params) or 'the model'}")
-    trained = train(load_builder(project.builder, project.directory), dataset, seed=seed, **settings,
-                    progress=None, **builder_params)
-    model = trained.model
-    if prune > 0:
-        say(f"pruning {prune:.0%} of the filters and units, fine-tuning")
-        model = compress.prune_structured(model, prune)
-        model = train(model, dataset, seed=seed, epochs=max(project.fine_tune_epochs, 1),
-                      batch_size=settings.get("batch_size", 32)).model
-    from tinyflow.training import accuracy
-
+    model = _float_model(project, params, dataset, say)
     record.accuracy_float = accuracy(model, dataset.x_test, dataset.y_test)
-    representative = dataset.x_train[:project.representative_samples]
-    say(f"quantizing ({quantization})")
-    if quantization == "qat":
-        tflite = compress.quantization_aware(
-            model, dataset.x_train, dataset.y_train, representative,
-            epochs=max(project.fine_tune_epochs, 1), batch_size=settings.get("batch_size", 32),
-            seed=seed)
-    else:
-        tflite = compress.quantize(model, representative)
+    tflite = _int8_model(project, params, model, dataset, say)
     path = Path(project.models_dir) / f"{project.study}-trial-{record.number}.tflite"
     publish_file(path, tflite)
     record.model = str(path)
@@ -170,9 +148,6 @@ def evaluate(project: Project, params: dict, dataset, device: Device, record: Tr
     ir = load_model(tflite, name=f"{project.study}-trial-{record.number}")
     host_outputs, x_test = host_int8_outputs(tflite, ir, dataset.x_test)
     record.accuracy_int8 = _top1(host_outputs, dataset.y_test)
-
-    from tinyflow.profiler.costs import find_cost_model
-    from tinyflow.profiler.board import board_limits
 
     limits = board_limits(device.board)
     costs = feedback.corrected(find_cost_model(limits))
@@ -194,8 +169,7 @@ def evaluate(project: Project, params: dict, dataset, device: Device, record: Tr
     # What the count is: the device's own unit when measured (an emulated real board
     # counts instructions, as 1 instruction per cycle of its clock), else the estimate's.
     unit = device_run.measurement.unit if device_run else limits.time_unit
-    record.latency = dict(value=final.latency_count, unit=unit,
-                          seconds=final.latency_s,
+    record.latency = dict(value=final.latency_count, unit=unit, seconds=final.latency_s,
                           source="measured" if record.on_device else "estimated")
     record.ram_bytes, record.flash_bytes = final.ram_bytes, final.flash_bytes
     record.budget_pass = final.passed and (
@@ -204,6 +178,41 @@ def evaluate(project: Project, params: dict, dataset, device: Device, record: Tr
     record.state = "complete"
     record.seconds = time.perf_counter() - started
     return device_run.feedback if device_run else CostFeedback()
+
+
+def _float_model(project: Project, params: dict, dataset, say: Progress):
+    """Train the builder's model with the trial's parameters; prune and fine-tune it."""
+    from tinyflow import compress
+    from tinyflow.training import load_builder, train
+
+    builder_params = {k: v for k, v in params.items() if k not in ("quantization", "prune")}
+    settings = dict(project.train)
+    seed = settings.pop("seed", 0)
+    say(f"training {_describe(builder_params) or 'the model'}")
+    model = train(load_builder(project.builder, project.directory), dataset, seed=seed,
+                  **settings, **builder_params).model
+    prune = float(params.get("prune", project.prune[0]))
+    if prune > 0:
+        say(f"pruning {prune:.0%} of the filters and units, fine-tuning")
+        model = train(compress.prune_structured(model, prune), dataset, seed=seed,
+                      epochs=max(project.fine_tune_epochs, 1),
+                      batch_size=settings.get("batch_size", 32)).model
+    return model
+
+
+def _int8_model(project: Project, params: dict, model, dataset, say: Progress) -> bytes:
+    """The trial's int8 .tflite: post-training or quantization-aware."""
+    from tinyflow import compress
+
+    quantization = params.get("quantization", project.quantization[0])
+    representative = dataset.x_train[:project.representative_samples]
+    say(f"quantizing ({quantization})")
+    if quantization == "qat":
+        return compress.quantization_aware(
+            model, dataset.x_train, dataset.y_train, representative,
+            epochs=max(project.fine_tune_epochs, 1),
+            batch_size=project.train.get("batch_size", 32), seed=project.train.get("seed", 0))
+    return compress.quantize(model, representative)
 
 
 @dataclass
