@@ -210,3 +210,34 @@ def test_a_model_that_does_not_fit_the_dataset_is_a_clear_error():
     with pytest.raises(InputError, match="wrong_classes: the model has 3 outputs, the dataset "
                                          "digits has 10 classes"):
         build_model(wrong_classes, data)
+
+
+def test_loop_html_draws_the_front_the_budget_and_every_trial(tmp_path):
+    """The notebook view: accuracy against latency and against RAM with the budget
+    drawn in, the best trial marked, one table row per trial (failures included)."""
+    from tinyflow.loop import LoopResult, TrialRecord
+
+    project = load_project(write_project(tmp_path))
+    records = [
+        TrialRecord(number=0, params={"width": 0.5}, state="complete", accuracy_int8=0.93,
+                    latency={"value": 120_000, "unit": "instructions", "seconds": 0.0048,
+                             "source": "measured"}, ram_bytes=18_000, flash_bytes=20_000,
+                    budget_pass=True, accuracy_device=0.94, on_device=True),
+        TrialRecord(number=1, params={"width": 1.0}, state="complete", accuracy_int8=0.97,
+                    latency={"value": 300_000, "unit": "instructions", "seconds": 0.012,
+                             "source": "estimated"}, ram_bytes=22_000, flash_bytes=30_000,
+                    budget_pass=False),
+        TrialRecord(number=2, params={"width": 0.75}, state="failed",
+                    error="model builder failed: boom"),
+    ]
+    result = LoopResult(project, records)
+    page = result._repr_html_()
+    assert page.count("<svg") == 2 and page.count('class="budget"') == 1   # RAM budget only
+    assert 'class="best"' in page and "trial 0: 94.0%" in page
+    assert "failed: model builder failed: boom" in page
+    assert result.best.number == 0 and [r.number for r in result.pareto] == [0, 1]
+    assert repr(result) == "LoopResult(quick on qemu-cortex-m4: 3 trials, best trial 0)"
+    data = result.to_dict()
+    assert data["best"]["number"] == 0 and data["pareto"] == [0, 1]
+    assert {"number", "params", "accuracy_float", "accuracy_int8", "accuracy_device", "latency",
+            "ram_bytes", "flash_bytes", "budget_pass", "model"} <= set(data["trials"][0])
