@@ -26,11 +26,16 @@ def register_commands(subparsers) -> None:
 
 def cmd_inspect(args) -> int:
     from tinyflow.codegen import plan_memory
+    from tinyflow.codegen.simplify import describe, simplification
 
     model = load_model(args.model)
     print(model)
+    simplified = simplification(model)
+    print(simplified)
+    if simplified.changed:            # the graph the generated code runs
+        print(describe(simplified))
     print()
-    print(plan_memory(model))
+    print(plan_memory(simplified.model))
     return 0
 
 

@@ -21,6 +21,7 @@ from tinyflow.codegen.ops.base import C_TYPES, Prepared
 from tinyflow.errors import UnsupportedModelError, UsageError
 from tinyflow.codegen.ir import Model, load_model
 from tinyflow.codegen.memory import LayerMemory, MemoryPlan, plan_buffers
+from tinyflow.codegen.simplify import simplify
 from tinyflow.common import publish_output_dir, template_environment
 
 MANIFEST_VERSION = 1
@@ -143,7 +144,7 @@ def prepare_layers(model: Model, weight_name=lambda index: f"w{index}", *,
 
 def check_supported(model: Model) -> None:
     """Raise UnsupportedModelError listing every op tinyflow cannot generate."""
-    prepare_layers(model)
+    prepare_layers(simplify(model))
 
 
 def _plan(model: Model, prepared, planner=None) -> MemoryPlan:
@@ -157,9 +158,11 @@ def _plan(model: Model, prepared, planner=None) -> MemoryPlan:
 
 def plan_memory(model: Model | str | Path, planner=None) -> MemoryPlan:
     """The arena plan the generated code uses: every activation tensor and every
-    layer's scratch, with reshapes sharing their input's buffer."""
+    layer's scratch, with reshapes sharing their input's buffer. The plan is of the
+    simplified model (codegen/simplify.py), as the generated code runs it."""
     if not isinstance(model, Model):
         model = load_model(model)
+    model = simplify(model)
     return _plan(model, prepare_layers(model, strict=False), planner)
 
 
@@ -183,10 +186,14 @@ def _io_description(model: Model, plan: MemoryPlan, prefix: str):
 
 
 def generate(model: Model | str | Path, *, prefix: str = "tinyflow", planner=None) -> GeneratedCode:
-    """Generate the C library for ``model``; raises UnsupportedModelError listing every problem."""
+    """Generate the C library for ``model``; raises UnsupportedModelError listing every problem.
+
+    The code runs the simplified model (codegen/simplify.py: shape arithmetic folded,
+    unread ops dropped); ``GeneratedCode.model`` is that model, its ops the layers."""
     check_prefix(prefix)
     if not isinstance(model, Model):
         model = load_model(model)
+    model = simplify(model)
 
     def weight_name(tensor_index: int) -> str:
         return f"{prefix}_w{tensor_index}"

@@ -91,10 +91,14 @@ class Operator:
     inputs: tuple[int, ...]         # tensor indices; -1 marks an omitted optional input
     outputs: tuple[int, ...]
     options: dict = field(default_factory=dict)
+    # The op's index in the .tflite file, when simplification (codegen/simplify.py)
+    # renumbered the graph; messages name this one, so the user can find the op.
+    file_index: int | None = None
 
     @property
     def location(self) -> str:
-        return f"op #{self.index} ({self.opcode})"
+        index = self.index if self.file_index is None else self.file_index
+        return f"op #{index} ({self.opcode})"
 
 
 @dataclass

@@ -1,0 +1,258 @@
+"""Graph simplification before planning: fold shape arithmetic, drop what nothing reads.
+
+A Keras 3 model built on ``keras.Input(shape)`` has a dynamic batch size, so its
+converted ``Flatten`` or ``Reshape`` computes the new shape at run time:
+``SHAPE -> STRIDED_SLICE -> PACK -> RESHAPE``. The .tflite file stores every
+activation with batch 1 (the dynamic batch lives only in ``shape_signature``,
+which the IR does not read), and tinyflow runs one sample at a time: the batch is
+fixed at 1, every shape is static, and that arithmetic has one answer. So:
+
+1. fold: an op that computes int32/int64 values from constants (or, for SHAPE,
+   from a tensor's static shape) is evaluated here, in numpy; its output becomes
+   a constant tensor and the op goes away;
+2. drop ops whose outputs nothing reads anymore (the SHAPE chain's leftovers);
+3. drop RESHAPEs that change nothing (same shape, dtype and quantization): their
+   readers read the input instead.
+
+Tensor indices are kept (only their data changes), so a tensor means the same in
+the simplified model and in the file (TFLM's reference reads tensors by index).
+Operators are renumbered 0..n-1 (the memory planner counts steps by index); each
+keeps its index in the file as ``Operator.file_index`` for messages. A model with
+nothing to simplify comes back unchanged, the same object.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from tinyflow.codegen.ir import Model, Operator, Tensor
+
+# Values of shape arithmetic: plain integers, never quantized activations.
+_INTEGER_DTYPES = ("int32", "int64")
+
+# Ops never dropped even when nothing reads their outputs: they act on state.
+_KEEP_UNREAD = frozenset({"ASSIGN_VARIABLE", "VAR_HANDLE", "READ_VARIABLE", "CALL_ONCE"})
+
+
+@dataclass
+class Simplification:
+    """What ``simplification`` did to a model: the result and the ops it removed
+    (as they were in the file)."""
+
+    original: Model
+    model: Model
+    folded: list[Operator] = field(default_factory=list)     # evaluated into constants
+    unread: list[Operator] = field(default_factory=list)     # nothing read their outputs
+    reshapes: list[Operator] = field(default_factory=list)   # RESHAPEs that changed nothing
+
+    @property
+    def changed(self) -> bool:
+        return self.model is not self.original
+
+    def __str__(self) -> str:
+        if not self.changed:
+            return "simplified: nothing to simplify"
+        parts = []
+        for ops, what in ((self.folded, "folded"), (self.unread, "unread, dropped"),
+                          (self.reshapes, "no-op, dropped")):
+            if ops:
+                names = ", ".join(dict.fromkeys(op.opcode for op in ops))
+                parts.append(f"{len(ops)} op{'s' if len(ops) > 1 else ''} {what} ({names})")
+        return (f"simplified: {'; '.join(parts)}, "
+                f"{len(self.original.operators)} -> {len(self.model.operators)} ops")
+
+
+def simplify(model: Model) -> Model:
+    """``model`` with its shape arithmetic folded and unread ops dropped (see the
+    module docstring); ``model`` itself when there is nothing to simplify."""
+    return simplification(model).model
+
+
+def simplification(model: Model) -> Simplification:
+    tensors = list(model.tensors)          # copied on write: ``model`` is not changed
+    result = Simplification(original=model, model=model)
+    graph_outputs = set(model.outputs)
+
+    # 1. Fold, in file order: the ops are topologically sorted, so a chain folds in one pass.
+    kept = []
+    for op in model.operators:
+        values = None
+        if not graph_outputs.intersection(op.outputs):
+            values = _fold(op, tensors)
+        if values is None:
+            kept.append(op)
+            continue
+        out = tensors[op.outputs[0]]
+        tensors[out.index] = dataclasses.replace(out, data=values)
+        result.folded.append(op)
+
+    # 2. No-op RESHAPEs: their readers read the input instead.
+    renamed: dict[int, int] = {}           # a dropped reshape's output -> its input
+    remaining = []
+    for op in kept:
+        op = _renamed_inputs(op, renamed)
+        if _is_noop_reshape(op, tensors, graph_outputs):
+            renamed[op.outputs[0]] = op.inputs[0]
+            result.reshapes.append(op)
+        else:
+            remaining.append(op)
+
+    # 3. Drop ops nothing reads, last to first, so whole unread chains go.
+    read = set(model.outputs)
+    live = []
+    for op in reversed(remaining):
+        if (read.intersection(op.outputs) or op.opcode in _KEEP_UNREAD
+                or op.opcode.startswith("CUSTOM:") or not op.outputs):
+            live.append(op)
+            read.update(t for t in op.inputs if t >= 0)
+        else:
+            result.unread.append(op)
+    live.reverse()
+    result.unread.reverse()
+
+    if not (result.folded or result.reshapes or result.unread):
+        return result
+    operators = [dataclasses.replace(op, index=position,
+                                     file_index=_file_index(op))
+                 for position, op in enumerate(live)]
+    result.model = dataclasses.replace(model, tensors=tensors, operators=operators)
+    return result
+
+
+def describe(simplified: Simplification) -> str:
+    """The simplified graph, each op with its index in the file when that differs."""
+    model = simplified.model
+    lines = [f"{model.name} simplified: {len(model.operators)} ops"]
+    for op in model.operators:
+        outs = ", ".join(str(list(model.tensors[i].shape)) for i in op.outputs)
+        was = _file_index(op)
+        origin = f"  (file op #{was})" if was != op.index else ""
+        lines.append(f"  {op.index:3d} {op.opcode:<20} -> {outs}{origin}")
+    return "\n".join(lines)
+
+
+def _file_index(op: Operator) -> int:
+    return op.index if op.file_index is None else op.file_index
+
+
+def _renamed_inputs(op: Operator, renamed: dict[int, int]) -> Operator:
+    if not renamed.keys() & set(op.inputs):
+        return op
+    return dataclasses.replace(op, inputs=tuple(renamed.get(t, t) for t in op.inputs))
+
+
+def _is_noop_reshape(op: Operator, tensors: list[Tensor], graph_outputs: set[int]) -> bool:
+    """A RESHAPE whose output is its input, byte for byte and in meaning."""
+    if op.opcode != "RESHAPE" or not op.inputs or op.inputs[0] < 0:
+        return False
+    x, y = tensors[op.inputs[0]], tensors[op.outputs[0]]
+    return (not x.is_constant and op.outputs[0] not in graph_outputs
+            and x.shape == y.shape and x.dtype == y.dtype
+            and x.quantization == y.quantization)
+
+
+# --- folding -------------------------------------------------------------------------------
+
+def _fold(op: Operator, tensors: list[Tensor]) -> np.ndarray | None:
+    """The output of ``op`` computed here, or None when it cannot (or must not) be.
+
+    Only single-output ops on plain (unquantized) integers; the result must have the
+    output tensor's dtype and stored shape, so nothing downstream sees a change."""
+    folder = _FOLDERS.get(op.opcode)
+    if folder is None or len(op.outputs) != 1 or any(t < 0 for t in op.inputs):
+        return None
+    out = tensors[op.outputs[0]]
+    if out.dtype not in _INTEGER_DTYPES or out.quantization is not None:
+        return None
+    inputs = [tensors[t] for t in op.inputs]
+    # SHAPE reads only its input's shape; the other ops read their inputs' values.
+    read = inputs[:1] if op.opcode in _RESHAPES else [] if op.opcode == "SHAPE" else inputs
+    if not all(t.is_constant and t.dtype in _INTEGER_DTYPES and t.quantization is None
+               for t in read):
+        return None
+    try:
+        values = folder(op, inputs, out)
+    except (ValueError, IndexError, TypeError):
+        return None                       # leave it to prepare, which names the problem
+    if values is None:
+        return None
+    values = np.asarray(values)
+    if values.shape != tuple(out.shape):
+        return None
+    return values.astype(out.dtype)
+
+
+def _fold_shape(op, inputs, out):
+    (x,) = inputs
+    if any(d < 0 for d in x.shape):       # an unknown dimension: not static
+        return None
+    return np.array(x.shape, dtype=np.int64)
+
+
+def _fold_strided_slice(op, inputs, out):
+    x, begin, end, strides = (inputs + [None])[:4]
+    o = op.options
+    # The masks that add or skip axes do not occur in shape arithmetic: not folded.
+    if o.get("ellipsis_mask", 0) or o.get("new_axis_mask", 0) or o.get("offset", False):
+        return None
+    begin, end = begin.data.ravel(), end.data.ravel()
+    strides = strides.data.ravel() if strides is not None else np.ones_like(begin)
+    data = x.data
+    if not (len(begin) == len(end) == len(strides) <= data.ndim):
+        return None
+    index = []
+    for axis in range(len(begin)):
+        if o.get("shrink_axis_mask", 0) >> axis & 1:
+            position = int(begin[axis])
+            if not -data.shape[axis] <= position < data.shape[axis]:
+                return None
+            index.append(position)        # an int index removes the axis
+            continue
+        if strides[axis] == 0:
+            return None
+        # numpy's slice clamps out-of-range bounds and wraps negatives as TFLite does.
+        start = None if o.get("begin_mask", 0) >> axis & 1 else int(begin[axis])
+        stop = None if o.get("end_mask", 0) >> axis & 1 else int(end[axis])
+        index.append(slice(start, stop, int(strides[axis])))
+    return data[tuple(index)]
+
+
+def _fold_pack(op, inputs, out):
+    return np.stack([t.data for t in inputs], axis=op.options.get("axis", 0))
+
+
+def _fold_concatenation(op, inputs, out):
+    if op.options.get("fused_activation_function", "NONE") != "NONE":
+        return None
+    return np.concatenate([t.data for t in inputs], axis=op.options.get("axis", 0))
+
+
+def _fold_gather(op, inputs, out):
+    params, indices = inputs[:2]
+    if op.options.get("batch_dims", 0) != 0:
+        return None
+    axis = op.options.get("axis", 0)
+    size = params.data.shape[axis]
+    if np.any((indices.data < 0) | (indices.data >= size)):
+        return None                       # TFLM refuses these: keep the op, and its error
+    return np.take(params.data, indices.data, axis=axis)
+
+
+def _fold_reshape(op, inputs, out):
+    # The new shape is the output tensor's (stored, static); the values keep their order.
+    return inputs[0].data.reshape(out.shape)
+
+
+_RESHAPES = ("RESHAPE", "SQUEEZE", "EXPAND_DIMS")
+
+_FOLDERS = {
+    "SHAPE": _fold_shape,
+    "STRIDED_SLICE": _fold_strided_slice,
+    "PACK": _fold_pack,
+    "CONCATENATION": _fold_concatenation,
+    "GATHER": _fold_gather,
+    **dict.fromkeys(_RESHAPES, _fold_reshape),
+}
