@@ -10,6 +10,7 @@ from tinyflow.codegen.ops import (  # noqa: F401  (imported for their @register)
     pad,
     pooling,
     quantization,
+    relu,
     reshape,
     softmax,
 )

@@ -1,4 +1,4 @@
-"""SOFTMAX, LOGISTIC (sigmoid) and TANH over a range of input scales.
+"""SOFTMAX, LOGISTIC (sigmoid), TANH, RELU, RELU6 and LEAKY_RELU over a range of input scales.
 
 SOFTMAX beta: the converter never fuses a scale into beta (`softmax(3 * x)` stays
 MUL + SOFTMAX with beta 1), so beta != 1 is not reachable from Keras; different
@@ -76,7 +76,55 @@ LOGISTIC_TANH_CASES = [
     ]
 ]
 
-CASES = SOFTMAX_CASES + LOGISTIC_TANH_CASES
+# --- RELU / RELU6 / LEAKY_RELU ------------------------------------------------------------------
+def relu_after(shape, function, after):
+    """A standalone ReLU family op: directly on the input ("input"), or after a
+    Concatenate with a 1x1 Conv2D branch ("concat"; the converter fuses a ReLU into
+    ADD or a convolution, never into CONCATENATION). Built the default Keras way:
+    ``keras.Input(shape)``, a dynamic batch."""
+    import keras
+
+    x = keras.Input(shape)
+    y = x
+    if after == "concat":
+        y = keras.layers.Concatenate()([x, keras.layers.Conv2D(shape[-1], 1, **initializers(90))(x)])
+    if function == "relu":
+        layer = keras.layers.ReLU()
+    elif function == "relu6":
+        layer = keras.layers.ReLU(max_value=6.0)
+    else:   # "leaky0.3": keras.layers.LeakyReLU with that negative slope
+        layer = keras.layers.LeakyReLU(negative_slope=float(function.removeprefix("leaky")))
+    return keras.Model(x, layer(y))
+
+
+RELU_OPCODES = {"relu": "RELU", "relu6": "RELU6"}
+
+
+def _relu(function, shape, after, calibration):
+    opcode = RELU_OPCODES.get(function, "LEAKY_RELU")
+    name = f"{function}_{after}_{dims(shape)}_range{span(calibration)}"
+    return Case(name, relu_after, dict(shape=shape, function=function, after=after), opcode,
+                extra_ops=("CONCATENATION",) if after == "concat" else (),
+                calibration=calibration, **seeds_from_name(name))
+
+
+_RELU_SETTINGS = [
+    ((4, 5, 3), "concat", (-1.0, 1.0)),
+    ((6, 6, 2), "concat", (-8.0, 8.0)),     # RELU6 clamps at 6 inside the range
+    ((3, 3, 4), "concat", (-0.2, 3.0)),     # zero point far from the middle
+    ((40,), "input", (-1.0, 1.0)),
+    ((5, 7), "input", (-10.0, 2.0)),
+    ((2, 3, 5), "input", (0.5, 9.0)),       # no negative inputs at all
+]
+
+RELU_CASES = [_relu("relu", *settings) for settings in _RELU_SETTINGS]
+RELU6_CASES = [_relu("relu6", *settings) for settings in _RELU_SETTINGS]
+LEAKY_RELU_CASES = [_relu(function, *settings) for function in ("leaky0.3", "leaky0.01")
+                    for settings in _RELU_SETTINGS] + [
+    _relu("leaky2.5", (4, 4, 2), "concat", (-2.0, 2.0)),    # alpha > 1
+]
+
+CASES = SOFTMAX_CASES + LOGISTIC_TANH_CASES + RELU_CASES + RELU6_CASES + LEAKY_RELU_CASES
 
 
 @pytest.mark.parametrize("case", CASES, ids=str)
