@@ -11,6 +11,7 @@ void tf_clock_init(void);
 void tf_uart_init(void);
 void tf_uart_putc(char c);
 char tf_uart_getc(void);          /* blocks until a byte arrives */
+int tf_uart_rx_ready(void);       /* nonzero if a byte waits: tf_uart_getc won't block */
 void tf_counter_init(void);
 uint64_t tf_counter_read(void);   /* raw ticks; TF_COUNTER_NUM / DEN convert to units */
 

@@ -17,9 +17,14 @@ void tf_uart_putc(char c)
     UART_DATA = (uint8_t)c;
 }
 
+int tf_uart_rx_ready(void)
+{
+    return (UART_STATE & 2u) != 0u;
+}
+
 char tf_uart_getc(void)
 {
-    while (!(UART_STATE & 2u)) {
+    while (!tf_uart_rx_ready()) {
     }
     return (char)UART_DATA;
 }

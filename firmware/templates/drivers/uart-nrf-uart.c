@@ -40,9 +40,14 @@ void tf_uart_putc(char c)
     }
 }
 
+int tf_uart_rx_ready(void)
+{
+    return UART_RXDRDY != 0u;
+}
+
 char tf_uart_getc(void)
 {
-    while (!UART_RXDRDY) {
+    while (!tf_uart_rx_ready()) {
     }
     UART_RXDRDY = 0u;
     return (char)UART_RXD;

@@ -36,12 +36,17 @@ void tf_uart_putc(char c)
     LPUART_TDR = (uint8_t)c;
 }
 
+int tf_uart_rx_ready(void)
+{
+    if (LPUART_ISR & (1u << 3)) {       /* overrun: clear it and keep reading */
+        TF_REG(TF_UART_BASE + 0x20u) = 1u << 3;
+    }
+    return (LPUART_ISR & (1u << 5)) != 0u;   /* RXNE */
+}
+
 char tf_uart_getc(void)
 {
-    while (!(LPUART_ISR & (1u << 5))) { /* RXNE */
-        if (LPUART_ISR & (1u << 3)) {   /* overrun: clear it and keep reading */
-            TF_REG(TF_UART_BASE + 0x20u) = 1u << 3;
-        }
+    while (!tf_uart_rx_ready()) {
     }
     return (char)LPUART_RDR;
 }
