@@ -7,11 +7,14 @@
  *   db load N             m-[Expecting N bytes]        (input buffer for N bytes)
  *   db HEX                m-load-done when N bytes are in
  *   db print              m-buffer-xx-xx-...
- *   infer N W             N timed inferences after W warmups, then the results
+ *   infer N W             N timed inferences after W warmups, then the results;
+ *                         any byte arriving stops it between inferences (send a
+ *                         line end): e-[infer interrupted after K of N inferences]
  *   results               m-results-[f,f,...]          (dequantized outputs)
  * tinyflow extensions (prefix tf-):
  *   tf-load N             N raw input bytes follow the '%' (half the bytes of hex);
- *                         m-tf-load-done-SUM with their sum, for the host to check
+ *                         m-tf-load-done-SUM with their sum, for the host to check;
+ *                         1 s without a byte: e-[tf-load timeout after K of N bytes]
  *   tf-info               board, counter unit, model sizes
  *   tf-results            m-tf-bytes-HEX...            (raw output bytes)
  *   tf-layers             per-layer counts of one inference
@@ -44,6 +47,12 @@ static uint32_t db_expected;
 static uint32_t db_loaded;
 
 static char command[TF_CMD_BYTES + 1];
+
+/* Raw bytes that stop short (a host that died, a wrong count) must not hang the board
+ * until a reset: a payload read gives up after 1 s without a byte. In counter ticks,
+ * so virtual time under QEMU (its counter advances with the busy-wait's instructions,
+ * which QEMU runs slower than virtual time: a few seconds of real time there). */
+#define PAYLOAD_TIMEOUT_TICKS ((uint64_t)TF_COUNTER_HZ)
 
 volatile int tf_profiling;
 static uint64_t layer_started;
@@ -137,6 +146,20 @@ void tf_layer_begin(int layer)
 void tf_layer_end(int layer)
 {
     layer_ticks[layer] += tf_counter_read() - layer_started;
+}
+
+/* --- input --- */
+
+/* The next payload byte (0..255), or -1 if none came within PAYLOAD_TIMEOUT_TICKS. */
+static int read_payload_byte(void)
+{
+    const uint64_t started = tf_counter_read();
+    while (!tf_uart_rx_ready()) {
+        if (tf_counter_read() - started > PAYLOAD_TIMEOUT_TICKS) {
+            return -1;
+        }
+    }
+    return (uint8_t)tf_uart_getc();
 }
 
 /* --- parsing --- */
@@ -339,16 +362,46 @@ static void command_load(char **words, int count)
         put_line(", then N raw bytes]");
         return;
     }
-    uint32_t sum = 0;
-    for (uint32_t i = 0; i < n; ++i) {
-        db_buffer[i] = (uint8_t)tf_uart_getc();
-        sum += db_buffer[i];
+    uint32_t sum = 0, got = 0;
+    while (got < n) {
+        const int byte = read_payload_byte();
+        if (byte < 0) {
+            /* The buffer now mixes old and new bytes: no input until the next load.
+             * Bytes that arrive later are read as commands; the host resyncs. */
+            db_expected = 0;
+            db_loaded = 0;
+            put_str("e-[tf-load timeout after ");
+            put_u64(got);
+            put_str(" of ");
+            put_u64(n);
+            put_line(" bytes]");
+            return;
+        }
+        db_buffer[got++] = (uint8_t)byte;
+        sum += (uint8_t)byte;
     }
     db_expected = n;
     db_loaded = n;
     put_str("m-tf-load-done-");
     put_u64(sum);
     put_str("\r\n");
+}
+
+/* Whether the host asked a running `infer` to stop: any byte waiting on the UART.
+ * The byte stays there for the command reader (which ignores a line end). Polled
+ * between inferences, outside the timed region, so counts do not change. */
+static int infer_interrupted(uint32_t done, uint32_t total, const char *what)
+{
+    if (!tf_uart_rx_ready()) {
+        return 0;
+    }
+    put_str("e-[infer interrupted after ");
+    put_u64(done);
+    put_str(" of ");
+    put_u64(total);
+    put_str(what);
+    put_line("]");
+    return 1;
 }
 
 static void command_infer(char **words, int count)
@@ -366,6 +419,9 @@ static void command_infer(char **words, int count)
     put_u64(warmups);
     put_str("\r\n");
     for (uint32_t i = 0; i < warmups; ++i) {
+        if (infer_interrupted(i, warmups, " warmups")) {
+            return;
+        }
         copy_inputs();
         tf_model_invoke();
     }
@@ -380,6 +436,9 @@ static void command_infer(char **words, int count)
     put_u64(started * 1000000u / TF_COUNTER_HZ);
     put_str("\r\n");
     for (uint32_t i = 0; i < n; ++i) {
+        if (infer_interrupted(i, n, " inferences")) {
+            return;
+        }
         copy_inputs();
         const uint64_t before = tf_counter_read();
         tf_model_invoke();
