@@ -3,6 +3,9 @@
 A ``DeviceSession`` opens a port (a device path, a QEMU pty, or ``socket://host:port``),
 resynchronises, and turns commands into Python values. Every failure on the line --
 silence past the timeout, the port vanishing, an ``e-[...]`` reply -- is a DeviceError.
+After a reply that never came (or a Ctrl-C) the next command resynchronises first; a
+Ctrl-C (or SIGTERM, as workflow/cli.py raises it) during a command also tells the device
+to stop (``stop``), so the board is left at its prompt.
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ class DeviceSession:
         except (serial.SerialException, OSError, ValueError) as exc:
             raise DeviceError(f"cannot open serial port {port}: {exc}") from exc
         self._pending = b""
+        self._out_of_step = False     # a reply may still be on its way: resync first
         self.info: dict[str, str] = {}
 
     # --- lines and commands ---
@@ -48,6 +52,7 @@ class DeviceSession:
     def _read_line(self, deadline: float, command: str) -> str:
         while b"\n" not in self._pending:
             if time.monotonic() > deadline:
+                self._out_of_step = True
                 raise DeviceError(f"the device on {self.port_name} stopped answering "
                                   f"('{command}': no reply within {self.timeout:g} s)")
             try:
@@ -69,24 +74,33 @@ class DeviceSession:
         """Send ``text%`` (and ``payload``, raw bytes that follow it); return the reply lines
         before ``m-ready``. Lines that are not protocol lines (noise) are skipped; an
         ``e-[...]`` line raises DeviceError."""
+        if self._out_of_step:
+            self.resync()
         try:
             self.serial.write(text.encode("ascii") + b"%" + payload)
             self.serial.flush()
         except (serial.SerialException, OSError) as exc:
             raise DeviceError(f"cannot write to {self.port_name}: {exc}") from exc
+        except KeyboardInterrupt:
+            self.stop()
+            raise
         wait = timeout if timeout is not None else self.timeout
         deadline = time.monotonic() + wait
         lines, errors = [], []
-        while True:
-            line = self._read_line(deadline, text)
-            if line == READY:
-                break
-            if line.startswith("e-["):
-                errors.append(line[3:-1] if line.endswith("]") else line[3:])
-            elif line.startswith("m-"):
-                lines.append(line)
-            elif line:
-                log.debug("ignoring noise on %s: %r", self.port_name, line)
+        try:
+            while True:
+                line = self._read_line(deadline, text)
+                if line == READY:
+                    break
+                if line.startswith("e-["):
+                    errors.append(line[3:-1] if line.endswith("]") else line[3:])
+                elif line.startswith("m-"):
+                    lines.append(line)
+                elif line:
+                    log.debug("ignoring noise on %s: %r", self.port_name, line)
+        except KeyboardInterrupt:
+            self.stop()         # e.g. a long `infer`: leave the board at its prompt
+            raise
         if errors:
             raise DeviceError(f"device error for '{text[:40]}': {'; '.join(errors)}")
         return lines
@@ -103,6 +117,7 @@ class DeviceSession:
         device's m-ready (garbage, a boot banner), then check it is a tinyflow device."""
         last_error = None
         for _ in range(attempts):
+            self._out_of_step = False     # (else command() would resync again)
             self._discard_input()
             try:
                 self.command("", timeout=min(self.timeout, 5.0))
@@ -126,6 +141,24 @@ class DeviceSession:
                 info[match.group(1)] = match.group(2)
         self.info = info
         return info
+
+    def stop(self, wait: float = 3.0) -> bool:
+        """Ask the device to drop what it is doing and get back to its prompt: a line end
+        stops a running ``infer`` between inferences (a ``tf-load`` waiting for bytes
+        gives up by itself after 1 s); the command reader ignores it otherwise. Waits up
+        to ``wait`` s for the device's m-ready; True if it came. Never raises: it runs
+        while the host is being interrupted."""
+        self._out_of_step = True
+        try:
+            self.serial.write(b"\n")
+            self.serial.flush()
+            deadline = time.monotonic() + wait
+            while self._read_line(deadline, "stop") != READY:
+                pass
+        except (DeviceError, serial.SerialException, OSError, KeyboardInterrupt):
+            return False          # (a second Ctrl-C: stop waiting)
+        self._out_of_step = False
+        return True
 
     # --- the benchmark commands ---
 
