@@ -143,14 +143,15 @@ class DeviceSession:
         return info
 
     def stop(self, wait: float = 3.0) -> bool:
-        """Ask the device to drop what it is doing and get back to its prompt: a line end
+        """Ask the device to drop what it is doing and get back to its prompt: a '%'
         stops a running ``infer`` between inferences (a ``tf-load`` waiting for bytes
-        gives up by itself after 1 s); the command reader ignores it otherwise. Waits up
+        gives up by itself after 1 s); at the prompt it is an empty command, answered
+        by m-ready. Waits up
         to ``wait`` s for the device's m-ready; True if it came. Never raises: it runs
         while the host is being interrupted."""
         self._out_of_step = True
         try:
-            self.serial.write(b"\n")
+            self.serial.write(b"%")
             self.serial.flush()
             deadline = time.monotonic() + wait
             while self._read_line(deadline, "stop") != READY:

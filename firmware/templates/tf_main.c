@@ -8,8 +8,9 @@
  *   db HEX                m-load-done when N bytes are in
  *   db print              m-buffer-xx-xx-...
  *   infer N W             N timed inferences after W warmups, then the results;
- *                         any byte arriving stops it between inferences (send a
- *                         line end): e-[infer interrupted after K of N inferences]
+ *                         a byte other than a line end stops it between
+ *                         inferences (send '%'): e-[infer interrupted after K of N
+ *                         inferences]
  *   results               m-results-[f,f,...]          (dequantized outputs)
  * tinyflow extensions (prefix tf-):
  *   tf-load N             N raw input bytes follow the '%' (half the bytes of hex);
@@ -387,13 +388,18 @@ static void command_load(char **words, int count)
     put_str("\r\n");
 }
 
-/* Whether the host asked a running `infer` to stop: any byte waiting on the UART.
- * The byte stays there for the command reader (which ignores a line end). Polled
- * between inferences, outside the timed region, so counts do not change. */
+/* Whether the host asked a running `infer` to stop: a byte other than a line end
+ * arrived (it is consumed). Line ends are dropped: a terminal or a runner that ends
+ * `infer N W%` with a newline must not stop it. Polled between inferences, outside
+ * the timed region, so counts do not change. */
 static int infer_interrupted(uint32_t done, uint32_t total, const char *what)
 {
-    if (!tf_uart_rx_ready()) {
-        return 0;
+    char byte = '\n';
+    while (byte == '\r' || byte == '\n') {
+        if (!tf_uart_rx_ready()) {
+            return 0;
+        }
+        byte = tf_uart_getc();
     }
     put_str("e-[infer interrupted after ");
     put_u64(done);
