@@ -213,9 +213,26 @@ def misc_ops(keras):
     return keras.Model(inputs, keras.layers.Dense(10)(x))
 
 
+def standalone_activations(keras):
+    """RELU, RELU6 and LEAKY_RELU as ops of their own (not fused): on the input and
+    after a concatenation, two sizes of each."""
+    inputs = keras.Input((12, 12, 8), batch_size=1)
+    x = keras.layers.ReLU()(inputs)
+    x = keras.layers.ReLU()(keras.layers.Concatenate()([
+        keras.layers.Conv2D(8, 3, padding="same")(x), keras.layers.Conv2D(8, 1)(x)]))
+    x = keras.layers.LeakyReLU(0.2)(keras.layers.Conv2D(16, 3, strides=2, padding="same")(x))
+    x = keras.layers.ReLU(max_value=6.0)(keras.layers.Concatenate()([
+        keras.layers.Conv2D(8, 1)(x), keras.layers.Conv2D(8, 3, padding="same")(x)]))
+    x = keras.layers.LeakyReLU(0.1)(keras.layers.Conv2D(24, 3, strides=2, padding="same")(x))
+    x = keras.layers.ReLU(max_value=6.0)(keras.layers.Concatenate()([
+        keras.layers.Conv2D(12, 1)(x), keras.layers.Conv2D(12, 1)(x)]))
+    x = keras.layers.Flatten()(x)
+    return keras.Model(inputs, keras.layers.Dense(10)(x))
+
+
 BUILDERS = [mobilenet_rgb, mobilenet_wide, keyword_audio, residual_rgb, first_layers,
             spectrogram, plain_convs, depthwise_variants, dense_autoencoder, dense_classifier,
-            misc_ops]
+            misc_ops, standalone_activations]
 
 
 def _fingerprint(builder) -> str:
