@@ -39,6 +39,10 @@ from tinyflow.project import Project, load_project
 Progress = Callable[[str], None]
 
 
+# Searched parameters the loop itself applies; every other one goes to the builder.
+RESERVED_PARAMETERS = ("quantization", "prune", "resolution")
+
+
 @dataclass
 class TrialRecord:
     """What one trial made and measured."""
@@ -138,6 +142,8 @@ def evaluate(project: Project, params: dict, dataset, device: Device, record: Tr
     def say(message: str) -> None:
         progress(f"trial {record.number}: {message}")
 
+    if "resolution" in params:                     # the input resolution is searched
+        dataset = dataset.resized(float(params["resolution"]))
     model = _float_model(project, params, dataset, say)
     record.accuracy_float = accuracy(model, dataset.x_test, dataset.y_test)
     tflite = _int8_model(project, params, model, dataset, say)
@@ -185,7 +191,7 @@ def _float_model(project: Project, params: dict, dataset, say: Progress):
     from tinyflow import compress
     from tinyflow.training import load_builder, train
 
-    builder_params = {k: v for k, v in params.items() if k not in ("quantization", "prune")}
+    builder_params = {k: v for k, v in params.items() if k not in RESERVED_PARAMETERS}
     settings = dict(project.train)
     seed = settings.pop("seed", 0)
     say(f"training {_describe(builder_params) or 'the model'}")

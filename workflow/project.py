@@ -35,6 +35,7 @@ and budget it must fit, and what to search.
     [search.space]                   # the builder's keyword arguments
     width = [0.5, 1.0]               # a list: one of these
     filters = {low = 4, high = 16, step = 4}   # a range (int or float; log = true)
+    resolution = [0.75, 1.0]         # reserved: the input's height and width scaled
 
 Every problem in the file is reported at once, with where it is.
 """
