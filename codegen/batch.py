@@ -76,6 +76,8 @@ def check_inputs(model: Model, inputs) -> list[np.ndarray]:
                              f"{', '.join(map(str, sample_shape))}), got {array.shape}")
         if batch is not None and array.shape[0] != batch:
             raise InputError(f"{where}: batch of {array.shape[0]}, other inputs have {batch}")
+        if array.shape[0] == 0:
+            raise InputError(f"{where}: the batch is empty (shape {array.shape})")
         batch = array.shape[0]
         arrays.append(np.ascontiguousarray(array))
     return arrays

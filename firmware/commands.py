@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import logging
 import sys
 import time
@@ -13,6 +14,17 @@ from tinyflow.errors import InputError
 
 def progress(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
+
+
+def positive_int(text: str) -> int:
+    """An argparse type: a whole number >= 1 (a usage error, exit 2, otherwise)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number >= 1")
+    return value
 
 
 def register_commands(subparsers) -> None:
@@ -46,7 +58,8 @@ def register_commands(subparsers) -> None:
     p.add_argument("--port", help="serial port of a flashed real board "
                                   "(/dev/ttyACM0, socket://host:port)")
     p.add_argument("--inputs", help=".npy/.npz inputs (default: -n random inputs, fixed seed)")
-    p.add_argument("-n", "--count", type=int, default=10, help="random inputs (default 10)")
+    p.add_argument("-n", "--count", type=positive_int, default=10,
+                   help="random inputs (default 10)")
     p.add_argument("--seed", type=int, default=0, help="seed of the random inputs")
     add_json_argument(p, "the measurement")
     p.set_defaults(handler=cmd_measure)

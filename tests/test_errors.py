@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -151,3 +153,34 @@ def test_write_failure_leaves_nothing(tmp_path, monkeypatch):
     with pytest.raises(TypeError):
         publish_dir(files, tmp_path / "lib")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_cli_faults_are_one_line_never_a_traceback(tmp_path, capsys, monkeypatch):
+    """A closed pipe, a bad count, an empty batch, a cache path that is a file."""
+    import subprocess
+    import sys
+
+    model = mlperf_model("ad01_int8")
+    tinyflow = str(Path(sys.executable).with_name("tinyflow"))
+    piped = subprocess.run(f"'{tinyflow}' inspect '{model}' | head -1", shell=True,
+                           capture_output=True, text=True, executable="/bin/bash")
+    assert piped.stdout.startswith("ad01_int8:") and "Traceback" not in piped.stderr
+
+    with pytest.raises(SystemExit) as usage:
+        run_cli("measure", model, "--board", "native", "-n", "-1")
+    assert usage.value.code == 2
+    assert "is not a whole number >= 1" in capsys.readouterr().err
+
+    empty = tmp_path / "empty.npy"
+    np.save(empty, np.zeros((0, 1, 640), np.int8))
+    assert run_cli("infer", model, "--inputs", empty, "--outputs", tmp_path / "o.npy") == 1
+    assert "the batch is empty" in capsys.readouterr().err
+
+    one = tmp_path / "one.npy"
+    np.save(one, np.zeros((1, 1, 640), np.int8))
+    blocker = tmp_path / "cache-is-a-file"
+    blocker.write_text("")
+    monkeypatch.setenv("TINYFLOW_CACHE", str(blocker))
+    assert run_cli("infer", model, "--inputs", one, "--outputs", tmp_path / "o.npy") == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Not a directory" in err and "Traceback" not in err

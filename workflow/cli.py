@@ -53,6 +53,17 @@ def main(argv=None) -> int:
     except TinyflowError as exc:
         print(f"tinyflow {args.command}: error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except BrokenPipeError:
+        # The reader went away (`tinyflow inspect | head`): stop quietly, as the
+        # shell's own tools do (128 + SIGPIPE), and let no flush at exit complain.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 128 + signal.SIGPIPE
+    except OSError as exc:
+        # The machine said no: a full disk, a folder that is a file ($TINYFLOW_CACHE),
+        # a permission. One line naming the file, not a traceback.
+        where = f": {exc.filename}" if exc.filename else ""
+        print(f"tinyflow {args.command}: error: {exc.strerror or exc}{where}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt as exc:
         signum = exc.signum if isinstance(exc, Stopped) else signal.SIGINT
         reason = ("interrupted" if signum == signal.SIGINT
