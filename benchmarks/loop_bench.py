@@ -36,7 +36,8 @@ def device_figures(name: str, tflite: bytes, dataset, project) -> dict:
     """Measure an int8 model on the project's board over the whole test set."""
     from tinyflow.codegen.ir import load_model
     from tinyflow.firmware.measure import measure
-    from tinyflow.loop import _top1, host_int8_outputs
+    from tinyflow.loop import host_int8_outputs
+    from tinyflow.training import top1_accuracy
     from tinyflow.profiler import profile
 
     ir = load_model(tflite, name=name)
@@ -47,7 +48,7 @@ def device_figures(name: str, tflite: bytes, dataset, project) -> dict:
     return dict(
         macs=report.total_macs, instructions=result.mean, flash_bytes=result.flash_bytes,
         ram_bytes=result.ram_bytes, weight_bytes=report.weight_bytes,
-        accuracy_host_int8=_top1(host, dataset.y_test), accuracy_device=_top1(device, dataset.y_test),
+        accuracy_host_int8=top1_accuracy(host, dataset.y_test), accuracy_device=top1_accuracy(device, dataset.y_test),
         device_equals_host=result.bit_exact and device.tobytes() == host.tobytes(),
         budget_pass=report.passed, samples=int(x.shape[0]))
 

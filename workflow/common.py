@@ -42,13 +42,11 @@ def publish_file(path: str | Path, data: str | bytes | None = None, *, write=Non
     os.close(fd)
     staged = Path(staged_name)
     try:
+        _readable_like_a_new_file(staged)     # before writing: a copied file keeps its mode
         if write is not None:
             write(staged)
-        elif isinstance(data, bytes):
-            staged.write_bytes(data)
         else:
-            staged.write_text(data if data is not None else "")
-        _readable_like_a_new_file(staged)
+            _write_content(staged, data if data is not None else "")
         os.replace(staged, path)
     except BaseException:
         staged.unlink(missing_ok=True)
@@ -58,9 +56,9 @@ def publish_file(path: str | Path, data: str | bytes | None = None, *, write=Non
 
 def publish_dir(files: dict[str, str | bytes | Path], out_dir: str | Path) -> Path:
     """Make ``out_dir`` hold exactly ``files`` (name -> text, bytes, or a file to copy
-    with its mode), all at once: they are
-    written into a staging folder beside it, which then takes its place. A failure
-    leaves the previous ``out_dir`` (or none) untouched."""
+    with its mode), all at once: they are written into a staging folder beside it,
+    which then takes its place. A failure leaves the previous ``out_dir`` (or none)
+    untouched."""
     out_dir = Path(out_dir)
     # Absolute: "." and "x/.." then have a real name and a parent to stage beside.
     folder = Path(os.path.abspath(out_dir))
@@ -73,12 +71,7 @@ def publish_dir(files: dict[str, str | bytes | Path], out_dir: str | Path) -> Pa
         for name, content in files.items():
             target = staging / name
             target.parent.mkdir(parents=True, exist_ok=True)
-            if isinstance(content, Path):
-                shutil.copy2(content, target)
-            elif isinstance(content, bytes):
-                target.write_bytes(content)
-            else:
-                target.write_text(content)
+            _write_content(target, content)
         replace_dir(staging, folder)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -148,16 +141,22 @@ def publish_output_dir(files: dict[str, str | bytes | Path], out_dir: str | Path
             publish_dir(files, out_dir)
             return out_dir
         for name, content in files.items():
-            if isinstance(content, Path):
-                publish_file(out_dir / name, write=lambda staged, source=content:
-                             shutil.copyfile(source, staged))
-                shutil.copymode(content, out_dir / name)      # an executable stays one
-            else:
-                publish_file(out_dir / name, content)
+            publish_file(out_dir / name, write=lambda staged, content=content:
+                         _write_content(staged, content))
     except OSError as exc:
         where = exc.filename or out_dir
         raise OutputError(f"cannot write {where}: {exc.strerror or exc}") from exc
     return out_dir
+
+
+def _write_content(target: Path, content: str | bytes | Path) -> None:
+    """Text, bytes, or a copy of a file with its mode (an executable stays one)."""
+    if isinstance(content, Path):
+        shutil.copy2(content, target)
+    elif isinstance(content, bytes):
+        target.write_bytes(content)
+    else:
+        target.write_text(content)
 
 
 def _json_has_keys(path: Path, keys: set[str]) -> bool:

@@ -35,6 +35,7 @@ import numpy as np
 from tinyflow.common import publish_file
 from tinyflow.errors import TinyflowError
 from tinyflow.project import Project, load_project
+from tinyflow.training import top1_accuracy
 
 Progress = Callable[[str], None]
 
@@ -153,7 +154,7 @@ def evaluate(project: Project, params: dict, dataset, device: Device, record: Tr
 
     ir = load_model(tflite, name=f"{project.study}-trial-{record.number}")
     host_outputs, x_test = host_int8_outputs(tflite, ir, dataset.x_test)
-    record.accuracy_int8 = _top1(host_outputs, dataset.y_test)
+    record.accuracy_int8 = top1_accuracy(host_outputs, dataset.y_test)
 
     limits = board_limits(device.board)
     costs = feedback.corrected(find_cost_model(limits))
@@ -243,8 +244,8 @@ def measure_on_device(project, tflite: bytes, x_test, y_test, host_outputs,
         raise TinyflowError(f"trial {record.number}: the device's outputs differ from the "
                             f"host's int8 outputs on samples {result.mismatched_samples}")
     record.on_device = True
-    record.accuracy_device = _top1(device_outputs, y_test[:count])
-    record.accuracy_int8_device_samples = _top1(host_outputs[:count], y_test[:count])
+    record.accuracy_device = top1_accuracy(device_outputs, y_test[:count])
+    record.accuracy_int8_device_samples = top1_accuracy(host_outputs[:count], y_test[:count])
     record.latency_measured = result.mean
     progress(f"device: {result.mean:,.0f} {result.unit}, accuracy "
              f"{record.accuracy_device:.1%} on {count} samples (= host int8)")
@@ -260,12 +261,6 @@ def host_int8_outputs(tflite: bytes, ir, x_float) -> tuple[np.ndarray, np.ndarra
 
     x = quantize_input(ir, x_float)
     return ReferenceInterpreter(tflite).run([x])[0], x
-
-
-def _top1(outputs: np.ndarray, labels) -> float:
-    from tinyflow.training import top1_accuracy
-
-    return top1_accuracy(outputs, labels)
 
 
 def _within_reach(estimate, budget, reach: float) -> bool:
