@@ -30,9 +30,10 @@ C_TYPES = {"int8": "int8_t", "uint8": "uint8_t", "int16": "int16_t", "int32": "i
 #   patch (input values an im2col gathers); inputs / outputs (elements);
 #   signed_operands (element-wise outputs x operands that may be negative after
 #   their offset); rows (of a fully connected or softmax layer);
-#   table_bytes (the layer's constant tables in flash).
+#   table_bytes (the layer's constant tables in flash); runs (the innermost loops of a
+#   data-movement op: each a memcpy of a contiguous run, or an element-by-element loop).
 FEATURES = ("calls", "macs", "valid_macs", "taps", "window_rows", "pixels", "border_outputs",
-            "patch", "inputs", "outputs", "signed_operands", "rows", "table_bytes")
+            "patch", "inputs", "outputs", "signed_operands", "rows", "table_bytes", "runs")
 
 # A kernel whose op declares nothing else costs a call plus a constant per output.
 DEFAULT_COST_TERMS = ("calls", "outputs")
