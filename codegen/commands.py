@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+from tinyflow.codegen.exports import FORMATS
 from tinyflow.codegen.ir import load_model
 
 
@@ -18,6 +19,11 @@ def register_commands(subparsers) -> None:
                    help="directory to write (a previous output is replaced whole)")
     p.add_argument("--prefix", default="tinyflow",
                    help="C symbol prefix, a C identifier (default: tinyflow)")
+    p.add_argument("--format", default="make", choices=FORMATS,
+                   help="how the library is laid out for your build: make (a make "
+                        "fragment, the default), cmake (a library target), zephyr (a "
+                        "module), arduino (a library with an example sketch), "
+                        "platformio (a library)")
     p.add_argument("--force", action="store_true",
                    help="write into an output directory tinyflow did not create "
                         "(its other files are kept)")
@@ -41,14 +47,16 @@ def cmd_inspect(args) -> int:
 
 def cmd_codegen(args) -> int:
     from tinyflow.codegen import generate
+    from tinyflow.codegen.exports import export_files
     from tinyflow.codegen.generator import check_prefix
 
     check_prefix(args.prefix)           # a usage error before the model is read
     started = time.perf_counter()
     generated = generate(load_model(args.model), prefix=args.prefix)
-    out = generated.write(args.output, force=args.force)
+    files = export_files(generated, args.format)
+    out = generated.write(args.output, format=args.format, force=args.force)
     manifest = generated.manifest
-    print(f"wrote {len(generated.files)} files to {out} in {time.perf_counter() - started:.2f} s: "
+    print(f"wrote {len(files)} files ({args.format}) to {out} in {time.perf_counter() - started:.2f} s: "
           f"{len(manifest['layers'])} layers, arena {manifest['arena_bytes']} bytes, "
           f"weights {manifest['weight_bytes']} bytes")
     return 0

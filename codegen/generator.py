@@ -19,6 +19,7 @@ import tinyflow
 from tinyflow.codegen.ops import REGISTRY, Layer, Unsupported
 from tinyflow.codegen.ops.base import C_TYPES, Prepared
 from tinyflow.errors import UnsupportedModelError, UsageError
+from tinyflow.codegen.exports import export_files
 from tinyflow.codegen.ir import Model, load_model
 from tinyflow.codegen.memory import LayerMemory, MemoryPlan, plan_buffers
 from tinyflow.codegen.simplify import simplify
@@ -83,11 +84,12 @@ class GeneratedCode:
     def weight_bytes(self) -> int:
         return self.manifest["weight_bytes"]
 
-    def write(self, out_dir: str | Path, *, force: bool = False) -> Path:
-        """Publish the files as ``out_dir``, replacing a previous output of tinyflow
-        whole; a folder of other files is refused unless ``force`` (see
-        ``publish_output_dir``)."""
-        return publish_output_dir(self.files, out_dir, marker="manifest.json",
+    def write(self, out_dir: str | Path, *, format: str = "make", force: bool = False) -> Path:
+        """Publish the files as ``out_dir``, laid out for a build system (``format``:
+        make, cmake, zephyr, arduino or platformio; see codegen/exports.py), replacing
+        a previous output of tinyflow whole; a folder of other files is refused unless
+        ``force`` (see ``publish_output_dir``)."""
+        return publish_output_dir(export_files(self, format), out_dir, marker="manifest.json",
                                   marker_keys={"manifest_version", "tinyflow_version"},
                                   force=force)
 
