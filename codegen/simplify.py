@@ -12,7 +12,13 @@ fixed at 1, every shape is static, and that arithmetic has one answer. So:
    a constant tensor and the op goes away;
 2. drop ops whose outputs nothing reads anymore (the SHAPE chain's leftovers);
 3. drop RESHAPEs that change nothing (same shape, dtype and quantization): their
-   readers read the input instead.
+   readers read the input instead;
+4. fold dilated convolutions: on a dynamic batch the converter writes Keras'
+   ``Conv2D(dilation_rate=d)`` / ``DepthwiseConv2D(dilation_rate=d)`` as
+   ``SPACE_TO_BATCH_ND -> CONV_2D (VALID) -> BATCH_TO_SPACE_ND``, the SAME padding
+   hidden in the paddings and crops; the three become one convolution with
+   dilation d (see ``_dilated``). A chain that cannot be folded exactly is left as
+   it is, with the reason in ``Simplification.refused``.
 
 Tensor indices are kept (only their data changes), so a tensor means the same in
 the simplified model and in the file (TFLM's reference reads tensors by index).
@@ -29,6 +35,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from tinyflow.codegen.ir import Model, Operator, Tensor
+from tinyflow.codegen.quantize import same_padding
 
 # Values of shape arithmetic: plain integers, never quantized activations.
 _INTEGER_DTYPES = ("int32", "int64")
@@ -47,22 +54,34 @@ class Simplification:
     folded: list[Operator] = field(default_factory=list)     # evaluated into constants
     unread: list[Operator] = field(default_factory=list)     # nothing read their outputs
     reshapes: list[Operator] = field(default_factory=list)   # RESHAPEs that changed nothing
+    # SPACE_TO_BATCH_ND -> conv -> BATCH_TO_SPACE_ND chains folded into a dilated conv
+    # (the three ops as they were in the file, in that order)
+    dilations: list[tuple[Operator, Operator, Operator]] = field(default_factory=list)
+    # chains that look like a dilated convolution but were left: (the conv, why)
+    refused: list[tuple[Operator, str]] = field(default_factory=list)
 
     @property
     def changed(self) -> bool:
         return self.model is not self.original
 
     def __str__(self) -> str:
+        refused = "".join(f"\nnot folded into a dilated convolution: {conv.location}: {why}"
+                          for conv, why in self.refused)
         if not self.changed:
-            return "simplified: nothing to simplify"
+            return "simplified: nothing to simplify" + refused
         parts = []
         for ops, what in ((self.folded, "folded"), (self.unread, "unread, dropped"),
                           (self.reshapes, "no-op, dropped")):
             if ops:
                 names = ", ".join(dict.fromkeys(op.opcode for op in ops))
                 parts.append(f"{len(ops)} op{'s' if len(ops) > 1 else ''} {what} ({names})")
+        if self.dilations:
+            names = ", ".join(dict.fromkeys(conv.opcode for _, conv, _ in self.dilations))
+            count = len(self.dilations)
+            parts.append(f"{count} SPACE_TO_BATCH_ND -> conv -> BATCH_TO_SPACE_ND "
+                         f"chain{'s' if count > 1 else ''} folded into a dilated {names}")
         return (f"simplified: {'; '.join(parts)}, "
-                f"{len(self.original.operators)} -> {len(self.model.operators)} ops")
+                f"{len(self.original.operators)} -> {len(self.model.operators)} ops" + refused)
 
 
 def simplify(model: Model) -> Model:
@@ -100,7 +119,10 @@ def simplification(model: Model) -> Simplification:
         else:
             remaining.append(op)
 
-    # 3. Drop ops nothing reads, last to first, so whole unread chains go.
+    # 3. Dilated convolutions written as SPACE_TO_BATCH_ND -> conv -> BATCH_TO_SPACE_ND.
+    remaining = _fold_dilations(remaining, tensors, graph_outputs, result)
+
+    # 4. Drop ops nothing reads, last to first, so whole unread chains go.
     read = set(model.outputs)
     live = []
     for op in reversed(remaining):
@@ -113,7 +135,7 @@ def simplification(model: Model) -> Simplification:
     live.reverse()
     result.unread.reverse()
 
-    if not (result.folded or result.reshapes or result.unread):
+    if not (result.folded or result.reshapes or result.unread or result.dilations):
         return result
     operators = [dataclasses.replace(op, index=position,
                                      file_index=_file_index(op))
@@ -152,6 +174,121 @@ def _is_noop_reshape(op: Operator, tensors: list[Tensor], graph_outputs: set[int
     return (not x.is_constant and op.outputs[0] not in graph_outputs
             and x.shape == y.shape and x.dtype == y.dtype
             and x.quantization == y.quantization)
+
+
+# --- dilated convolutions ---------------------------------------------------------------
+
+_CONVOLUTIONS = ("CONV_2D", "DEPTHWISE_CONV_2D")
+
+
+def _fold_dilations(ops: list[Operator], tensors: list[Tensor], graph_outputs: set[int],
+                    result: Simplification) -> list[Operator]:
+    """``ops`` with every SPACE_TO_BATCH_ND -> conv -> BATCH_TO_SPACE_ND chain that
+    ``_dilated`` can fold replaced by its dilated convolution (at the conv's place)."""
+    readers: dict[int, list[Operator]] = {}
+    for op in ops:
+        for t in set(op.inputs):
+            readers.setdefault(t, []).append(op)
+
+    def only_reader(tensor: int, opcodes) -> Operator | None:
+        found = readers.get(tensor, [])
+        if tensor in graph_outputs or len(found) != 1 or found[0].opcode not in opcodes:
+            return None
+        return found[0] if found[0].inputs[0] == tensor else None
+
+    replaced: dict[int, Operator | None] = {}    # id(op) -> its replacement (None: gone)
+    for to_batch in ops:
+        if to_batch.opcode != "SPACE_TO_BATCH_ND":
+            continue
+        conv = only_reader(to_batch.outputs[0], _CONVOLUTIONS)
+        to_space = conv and only_reader(conv.outputs[0], ("BATCH_TO_SPACE_ND",))
+        if not to_space:
+            continue
+        try:
+            dilated = _dilated(to_batch, conv, to_space, tensors)
+        except _NotFoldable as exc:
+            result.refused.append((conv, str(exc)))
+            continue
+        replaced.update({id(to_batch): None, id(conv): dilated, id(to_space): None})
+        result.dilations.append((to_batch, conv, to_space))
+    kept = [replaced.get(id(op), op) for op in ops]
+    return [op for op in kept if op is not None]
+
+
+class _NotFoldable(Exception):
+    """A SPACE_TO_BATCH_ND -> conv -> BATCH_TO_SPACE_ND chain that is no dilated
+    convolution; the message says why."""
+
+
+def _dilated(to_batch: Operator, conv: Operator, to_space: Operator,
+             tensors: list[Tensor]) -> Operator:
+    """The one convolution that computes what the three ops compute, or _NotFoldable.
+
+    SPACE_TO_BATCH_ND pads the input (with the zero point) by ``paddings`` and deals
+    its pixels into block_h x block_w images, pixel (i, j) of each block to image
+    (i, j); a VALID stride-1 convolution over image (i, j) reads padded pixels
+    i, i + block, i + 2 * block, ...: a convolution dilated by the block.
+    BATCH_TO_SPACE_ND puts the pixels back in place and drops ``crops``. So output
+    pixel q reads input pixels q + crop_before - pad_before + block * tap: a
+    convolution with dilation ``block`` and padding ``pad_before - crop_before``. A
+    tap in the padding adds zero either way (the zero point plus the input offset;
+    TFLM's convolution skips taps outside the input). TFLite has no explicit padding,
+    so the chain folds when SAME or VALID gives exactly that padding and output size.
+    """
+    x, y = tensors[to_batch.inputs[0]], tensors[to_space.outputs[0]]
+    block = _constant(tensors, to_batch, 1, (2,), "block shape")
+    paddings = _constant(tensors, to_batch, 2, (2, 2), "paddings")
+    crops = _constant(tensors, to_space, 2, (2, 2), "crops")
+    if _constant(tensors, to_space, 1, (2,), "block shape").tolist() != block.tolist():
+        raise _NotFoldable("SPACE_TO_BATCH_ND and BATCH_TO_SPACE_ND have different blocks")
+    if len(x.shape) != 4 or len(y.shape) != 4 or x.shape[0] != 1:
+        raise _NotFoldable(f"input {list(x.shape)}: only 4-D inputs of batch 1 fold")
+    if (block < 1).any() or (paddings < 0).any() or (crops < 0).any():
+        raise _NotFoldable("negative paddings or crops, or a block below 1")
+    for before, after in ((x, to_batch.outputs[0]), (tensors[conv.outputs[0]], y.index)):
+        after = tensors[after]
+        if (before.dtype, before.quantization) != (after.dtype, after.quantization):
+            raise _NotFoldable("SPACE_TO_BATCH_ND or BATCH_TO_SPACE_ND changes the "
+                               "quantization")
+    o = conv.options
+    if (o.get("padding") != "VALID" or (o.get("stride_h", 1), o.get("stride_w", 1)) != (1, 1)
+            or (o.get("dilation_h_factor", 1), o.get("dilation_w_factor", 1)) != (1, 1)):
+        raise _NotFoldable("the convolution inside is not VALID, stride 1, undilated")
+    filter_hw = tensors[conv.inputs[1]].shape[1:3]
+    chain = [_chain_window(x.shape[1 + a], filter_hw[a], int(block[a]), paddings[a], crops[a])
+             for a in (0, 1)]
+    if None in chain or (chain[0][0], chain[1][0]) != tuple(y.shape[1:3]):
+        raise _NotFoldable(f"the output {list(y.shape)} is not what the paddings and crops "
+                           f"give")
+    padding = next((candidate for candidate in ("VALID", "SAME")
+                    if all(same_padding(x.shape[1 + a], filter_hw[a], 1, int(block[a]),
+                                        candidate) == chain[a] for a in (0, 1))), None)
+    if padding is None:
+        raise _NotFoldable(f"paddings {paddings.tolist()} and crops {crops.tolist()} are "
+                           f"neither SAME nor VALID padding of a dilated convolution")
+    options = dict(o, padding=padding, dilation_h_factor=int(block[0]),
+                   dilation_w_factor=int(block[1]))
+    return dataclasses.replace(conv, inputs=(x.index, *conv.inputs[1:]),
+                               outputs=to_space.outputs, options=options,
+                               file_index=_file_index(conv))
+
+
+def _chain_window(size: int, filter_size: int, block: int, padding, crop):
+    """(output size, padding before) of the dilated convolution a chain computes, along
+    one axis; None when the padded size does not split into blocks."""
+    padded = size + int(padding[0]) + int(padding[1])
+    if padded % block:
+        return None
+    out = block * (padded // block - filter_size + 1) - int(crop[0]) - int(crop[1])
+    return out, int(padding[0]) - int(crop[0])
+
+
+def _constant(tensors: list[Tensor], op: Operator, position: int, shape: tuple,
+              what: str) -> np.ndarray:
+    tensor = tensors[op.inputs[position]] if len(op.inputs) > position else None
+    if tensor is None or not tensor.is_constant or tensor.data.shape != shape:
+        raise _NotFoldable(f"{op.opcode}'s {what} is not a constant of shape {list(shape)}")
+    return tensor.data.astype(np.int64)
 
 
 # --- folding -------------------------------------------------------------------------------

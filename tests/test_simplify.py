@@ -56,10 +56,19 @@ def sequential_classifier(keras):
     ])
 
 
+def dilated_conv(keras):
+    """Keras' dilated convolution on a dynamic batch: SPACE_TO_BATCH_ND -> CONV_2D ->
+    BATCH_TO_SPACE_ND, folded into one dilated CONV_2D (the bias, zero here, would
+    follow as an ADD)."""
+    x = keras.Input((9, 10, 3))
+    return keras.Model(x, keras.layers.Conv2D(4, 3, padding="same", dilation_rate=2)(x))
+
+
 KERAS_MODELS = {
     "conv_flatten_dense": (conv_flatten_dense, (8, 8, 2)),
     "dense_reshape": (dense_reshape, (12,)),
     "sequential_classifier": (sequential_classifier, (10, 10, 1)),
+    "dilated_conv": (dilated_conv, (9, 10, 3)),
 }
 
 _converted: dict[str, bytes] = {}
@@ -72,7 +81,7 @@ def converted(name: str) -> bytes:
     return _converted[name]
 
 
-@pytest.mark.parametrize("name", sorted(KERAS_MODELS))
+@pytest.mark.parametrize("name", sorted(set(KERAS_MODELS) - {"dilated_conv"}))
 def test_dynamic_batch_model_generates_bit_exact(name):
     model_bytes = converted(name)
     model = load_model(model_bytes, name=name)
@@ -134,6 +143,27 @@ def test_inspect_shows_the_graph_before_and_after(tmp_path, capsys):
     assert "(file op #4)" in out
 
 
+def test_inspect_shows_the_dilated_convolution_fold(tmp_path, capsys):
+    """(Bit-exactness of the fold: the dilation cases of tests/ops/test_conv.py and
+    test_depthwise.py.)"""
+    from tinyflow.cli import main
+
+    path = tmp_path / "dilated_conv.tflite"
+    path.write_bytes(converted("dilated_conv"))
+    assert main(["inspect", str(path)]) == 0
+    out = capsys.readouterr().out
+    before, after = out.split("simplified:", 1)
+    assert "SPACE_TO_BATCH_ND" in before and "BATCH_TO_SPACE_ND" in before
+    assert after.startswith(" 1 SPACE_TO_BATCH_ND -> conv -> BATCH_TO_SPACE_ND chain folded "
+                            "into a dilated CONV_2D, 3 -> 1 ops"), after
+    graph = after.split("\n\n")[0]
+    assert "SPACE_TO_BATCH_ND" not in graph.split("\n", 1)[1]
+    assert "CONV_2D              -> [1, 9, 10, 4]  (file op #1)" in graph
+    conv = simplify(load_model(path)).operators[0]
+    assert (conv.options["padding"], conv.options["dilation_h_factor"],
+            conv.options["dilation_w_factor"]) == ("SAME", 2, 2)
+
+
 @pytest.mark.parametrize("name", MLPERF_MODELS)
 def test_models_without_shape_arithmetic_come_back_unchanged(name):
     model = load_model(mlperf_model(name))
@@ -190,3 +220,56 @@ def test_a_shape_that_is_a_model_output_is_kept():
     tensors = [_int8(0, (1, 3)), _int32(1, shape=(2,))]
     model = Model("shape_out", tensors, [Operator(0, "SHAPE", (0,), (1,), {})], (0,), (1,))
     assert simplify(model) is model
+
+
+# --- dilated convolutions, built IR -----------------------------------------------------------
+
+def _dilation_chain(paddings, crops, conv_options=None, out_hw=(9, 10)):
+    """x (1, 9, 10, 3) -> SPACE_TO_BATCH_ND (block 2x2) -> CONV_2D 3x3 -> BATCH_TO_SPACE_ND."""
+    quant = Quantization((0.1,), (0,))
+    tensors = [Tensor(0, "x", (1, 9, 10, 3), "int8", quant),
+               _int32(1, [2, 2]), _int32(2, paddings), Tensor(3, "batched", (1, 7, 6, 3),
+                                                                "int8", quant),
+               Tensor(4, "w", (4, 3, 3, 3), "int8", Quantization((0.01,), (0,)),
+                      np.ones((4, 3, 3, 3), np.int8)),
+               Tensor(5, "conv", (1, 5, 4, 4), "int8", quant),
+               _int32(6, crops), Tensor(7, "y", (1, *out_hw, 4), "int8", quant)]
+    options = dict(padding="VALID", stride_h=1, stride_w=1, dilation_h_factor=1,
+                   dilation_w_factor=1, fused_activation_function="NONE")
+    options.update(conv_options or {})
+    ops = [Operator(0, "SPACE_TO_BATCH_ND", (0, 1, 2), (3,), {}),
+           Operator(1, "CONV_2D", (3, 4, -1), (5,), options),
+           Operator(2, "BATCH_TO_SPACE_ND", (5, 1, 6), (7,), {})]
+    return Model("chain", tensors, ops, (0,), (7,))
+
+
+def test_dilation_chain_folds_with_the_padding_it_encodes():
+    """SAME: paddings [[2, 3], [2, 2]], crops [[0, 1], [0, 0]] (as the converter writes
+    them for 9x10): padding before 2 - 0 on both axes, output 9x10."""
+    result = simplification(_dilation_chain([[2, 3], [2, 2]], [[0, 1], [0, 0]]))
+    (conv,) = result.model.operators
+    assert conv.inputs == (0, 4, -1) and conv.outputs == (7,)
+    assert (conv.options["padding"], conv.options["dilation_h_factor"]) == ("SAME", 2)
+    assert conv.file_index == 1 and not result.refused
+    # VALID: no padding read; 9 -> 9 - 4 = 5 rows, 10 -> 6 columns.
+    valid = simplify(_dilation_chain([[0, 1], [0, 0]], [[0, 1], [0, 0]], out_hw=(5, 6)))
+    assert valid.operators[0].options["padding"] == "VALID"
+
+
+@pytest.mark.parametrize("paddings, crops, conv_options, out_hw, reason", [
+    # padding before 1 on the rows: neither SAME (2) nor VALID (0)
+    ([[1, 4], [2, 2]], [[0, 1], [0, 0]], None, (9, 10), "neither SAME nor VALID"),
+    ([[2, 3], [2, 2]], [[0, 1], [0, 0]], dict(padding="SAME"), (9, 10), "not VALID"),
+    ([[2, 3], [2, 2]], [[0, 1], [0, 0]], None, (8, 10), "is not what the paddings"),
+])
+def test_dilation_chain_that_is_no_dilated_convolution_is_left(paddings, crops, conv_options,
+                                                               out_hw, reason):
+    """Left as it is (so code generation names SPACE_TO_BATCH_ND as unsupported), and
+    inspect says why."""
+    model = _dilation_chain(paddings, crops, conv_options, out_hw)
+    result = simplification(model)
+    assert result.model is model and not result.dilations
+    assert reason in str(result)
+    assert "not folded into a dilated convolution: op #1 (CONV_2D)" in str(result)
+    with pytest.raises(UnsupportedModelError, match=r"op #0 \(SPACE_TO_BATCH_ND\)"):
+        generate(model)

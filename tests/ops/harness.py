@@ -79,6 +79,9 @@ class Case:
     int8_io: bool = True                       # False: float32 inputs/outputs (QUANTIZE/DEQUANTIZE)
     input_seed: int = 0                        # seed of the compared inputs
     float_inputs: tuple[float, float] | None = None  # float32 inputs ~ U(low, high)
+    # reference(model bytes, inputs) -> outputs, the oracle instead of TFLM for a model
+    # TFLM cannot run (the case's module says why)
+    reference: Callable | None = None
 
     def __str__(self):
         return self.name
@@ -199,4 +202,4 @@ def assert_case_matches_tflm(case: Case) -> list[np.ndarray]:
     if case.check is not None:
         case.check(model)
     return assert_bit_exact(model_bytes, batch=BATCH, seed=case.input_seed,
-                            inputs=case_inputs(model, case))
+                            inputs=case_inputs(model, case), reference=case.reference)

@@ -5,22 +5,37 @@ Notes on what the converter can produce:
   has in_channels / g channels; covered.
 - RELU_N1_TO_1: Keras' `ReLU` rejects a negative threshold, but a clip to [-1, 1]
   after a conv is fused into the conv as RELU_N1_TO_1; covered that way.
+- Dilation: with batch 1 the converter writes a dilated CONV_2D; with the default
+  dynamic batch it writes SPACE_TO_BATCH_ND -> CONV_2D -> BATCH_TO_SPACE_ND, which
+  tinyflow folds back into one dilated CONV_2D (codegen/simplify.py). Both covered
+  (`dilated_cases`, shared with test_depthwise.py).
+  TFLM cannot run the chain: the file stores its inner tensors with batch 1 (the
+  dynamic batch lives in shape_signature) and TFLM's SPACE_TO_BATCH_ND and
+  BATCH_TO_SPACE_ND trust the stored shapes, so only one of the block_h x block_w
+  images is computed; and its SPACE_TO_BATCH_ND pads with a `params.output_offset`
+  it never sets (arena garbage, not the zero point). TFLite's kernels resize the
+  outputs in Prepare and pad with the zero point, and its reference kernels do
+  TFLM's arithmetic (the same reference_ops), so they are these cases' oracle
+  (`tflite_reference_kernels`).
 """
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
-from .harness import Case, assert_case_matches_tflm, initializers, seeds_from_name, value_range
+from .harness import (Case, assert_case_matches_tflm, dims, initializers, seeds_from_name,
+                      value_range)
 
 
 def conv2d(shape, filters, kernel, strides=1, padding="same", dilation=1, groups=1,
-           activation=None, use_bias=True, seed=1, clip=False):
-    """One Conv2D with seeded weights; ``clip``: then a clip to [-1, 1] (RELU_N1_TO_1)."""
+           activation=None, use_bias=True, seed=1, clip=False, batch_size=1):
+    """One Conv2D with seeded weights; ``clip``: then a clip to [-1, 1] (RELU_N1_TO_1);
+    ``batch_size=None``: built the default Keras way, on a dynamic batch."""
     import keras
     import tensorflow as tf
 
-    x = keras.Input(shape, batch_size=1)
+    x = keras.Input(shape, batch_size=batch_size)
     y = keras.layers.Conv2D(filters, kernel, strides=strides, padding=padding,
                             dilation_rate=dilation, groups=groups, activation=activation,
                             use_bias=use_bias, **initializers(seed))(x)
@@ -35,6 +50,74 @@ def _conv(name, shape, filters, kernel, fused=None, calibration=1.0, **options):
     name = f"conv_{name}"
     return Case(name, conv2d, dict(shape=shape, filters=filters, kernel=kernel, **options),
                 "CONV_2D", activation=fused, calibration=value_range(calibration),
+                **seeds_from_name(name))
+
+
+# The converter's two ways of writing a dilated convolution.
+DILATION_CHAIN = ("SPACE_TO_BATCH_ND", "BATCH_TO_SPACE_ND")
+
+
+def folds_into_dilated(opcode: str, dilation):
+    """A case check: the model simplifies to one ``opcode`` with ``dilation``, the
+    SPACE_TO_BATCH_ND / BATCH_TO_SPACE_ND chain gone. (On a dynamic batch the
+    converter moves the bias out of the chain: a broadcast ADD follows, kept.)"""
+    def check(model):
+        from tinyflow.codegen.simplify import simplify
+
+        simplified = simplify(model)
+        ops = [op.opcode for op in simplified.operators]
+        assert ops[0] == opcode and not set(DILATION_CHAIN) & set(ops), ops
+        options = simplified.operators[0].options
+        assert (options["dilation_h_factor"], options["dilation_w_factor"]) == dilation
+    return check
+
+
+def tflite_reference_kernels(model_bytes: bytes, inputs) -> list:
+    """The outputs of TFLite's interpreter (ai-edge-litert) with its reference kernels,
+    batch first like ReferenceInterpreter.run."""
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+    interpreter = Interpreter(model_content=model_bytes,
+                              experimental_op_resolver_type=OpResolverType.BUILTIN_REF)
+    interpreter.allocate_tensors()
+    ins, outs = interpreter.get_input_details(), interpreter.get_output_details()
+    results = [[] for _ in outs]
+    for sample in range(len(inputs[0])):
+        for detail, array in zip(ins, inputs):
+            interpreter.set_tensor(detail["index"], array[sample])
+        interpreter.invoke()
+        for result, detail in zip(results, outs):
+            result.append(interpreter.get_tensor(detail["index"]).copy())
+    return [np.stack(result) for result in results]
+
+
+def dilated_cases(make_case, opcode: str) -> list[Case]:
+    """Dilation 2 and 3 (and 2x3), SAME and VALID, odd and even sizes (each shape has
+    one of each), on a dynamic batch (the chain, folded) and on batch 1 (a dilated op
+    from the converter). ``make_case(name, shape, kernel, **options)`` -> Case."""
+    layouts = [  # dilation, padding, shape, kernel
+        (2, "same", (9, 10, 3), 3), (2, "valid", (10, 9, 4), 3),
+        (3, "same", (10, 11, 2), 3), (3, "valid", (11, 12, 3), 3),
+        (3, "same", (8, 7, 4), (2, 3)), ((2, 3), "same", (9, 12, 3), 3),
+    ]
+    cases = []
+    for dilation, padding, shape, kernel in layouts:
+        pair = dilation if isinstance(dilation, tuple) else (dilation, dilation)
+        kernel_name = dims(kernel if isinstance(kernel, tuple) else (kernel, kernel))
+        name = f"{kernel_name}_dilation{dims(pair)}_{padding}_{dims(shape)}"
+        cases.append(make_case(f"{name}_dynamic_batch", shape, kernel, padding=padding,
+                               dilation=dilation, batch_size=None,
+                               extra_ops=DILATION_CHAIN, reference=tflite_reference_kernels,
+                               check=folds_into_dilated(opcode, pair)))
+        cases.append(make_case(f"{name}_batch1", shape, kernel, padding=padding,
+                               dilation=dilation, check=folds_into_dilated(opcode, pair)))
+    return cases
+
+
+def _dilated_conv(name, shape, kernel, extra_ops=(), check=None, reference=None, **options):
+    name = f"conv_{name}"
+    return Case(name, conv2d, dict(shape=shape, filters=5, kernel=kernel, **options),
+                "CONV_2D", extra_ops=extra_ops, check=check, reference=reference,
                 **seeds_from_name(name))
 
 
@@ -66,6 +149,7 @@ CASES = [
     _conv("3x3_positive_inputs", (7, 7, 6), 5, 3, seed=81, calibration=(0.0, 6.0)),
     _conv("1x1_positive_inputs", (5, 5, 8), 8, 1, seed=82, calibration=(0.0, 6.0)),
     _conv("3x3_c64_f8_stride2", (7, 7, 64), 8, 3, strides=2, seed=83),   # long accumulations
+    *dilated_cases(_dilated_conv, "CONV_2D"),
 ]
 
 

@@ -1,18 +1,23 @@
-"""DEPTHWISE_CONV_2D: depth multipliers, strides, padding, dilation, activations."""
+"""DEPTHWISE_CONV_2D: depth multipliers, strides, padding, dilation, activations.
+
+Dilated depthwise convolutions on a dynamic batch convert to SPACE_TO_BATCH_ND ->
+DEPTHWISE_CONV_2D -> BATCH_TO_SPACE_ND, folded back into one (see test_conv.py)."""
 
 from __future__ import annotations
 
 import pytest
 
 from .harness import Case, assert_case_matches_tflm, initializers, seeds_from_name, value_range
+from .test_conv import DILATION_CHAIN, dilated_cases, folds_into_dilated, tflite_reference_kernels
 
 
 def depthwise_conv2d(shape, kernel, multiplier=1, strides=1, padding="same", dilation=1,
-                     activation=None, use_bias=True, seed=1):
-    """One DepthwiseConv2D with seeded weights."""
+                     activation=None, use_bias=True, seed=1, batch_size=1):
+    """One DepthwiseConv2D with seeded weights; ``batch_size=None``: built the default
+    Keras way, on a dynamic batch."""
     import keras
 
-    x = keras.Input(shape, batch_size=1)
+    x = keras.Input(shape, batch_size=batch_size)
     y = keras.layers.DepthwiseConv2D(kernel, strides=strides, padding=padding,
                                      depth_multiplier=multiplier, dilation_rate=dilation,
                                      activation=activation, use_bias=use_bias,
@@ -25,6 +30,14 @@ def _depthwise(name, shape, kernel, fused=None, calibration=1.0, **options):
     name = f"depthwise_{name}"
     return Case(name, depthwise_conv2d, dict(shape=shape, kernel=kernel, **options),
                 "DEPTHWISE_CONV_2D", activation=fused, calibration=value_range(calibration),
+                **seeds_from_name(name))
+
+
+def _dilated_depthwise(name, shape, kernel, extra_ops=(), check=None, reference=None,
+                       **options):
+    name = f"depthwise_{name}"
+    return Case(name, depthwise_conv2d, dict(shape=shape, kernel=kernel, **options),
+                "DEPTHWISE_CONV_2D", extra_ops=extra_ops, check=check, reference=reference,
                 **seeds_from_name(name))
 
 
@@ -47,6 +60,12 @@ CASES = [
     _depthwise("5x3_m1_stride2_same_c8", (10, 9, 8), (5, 3), strides=2, seed=88),
     _depthwise("3x3_m2_stride2_positive_inputs", (7, 7, 3), 3, multiplier=2, strides=2,
                seed=85, calibration=(0.0, 6.0)),
+    *dilated_cases(_dilated_depthwise, "DEPTHWISE_CONV_2D"),
+    # A depth multiplier and a fused RELU6 inside the chain.
+    _dilated_depthwise("3x3_m2_dilation2_same_relu6_dynamic_batch", (9, 8, 3), 3,
+                       multiplier=2, dilation=2, activation="relu6", batch_size=None,
+                       extra_ops=DILATION_CHAIN, reference=tflite_reference_kernels,
+                       check=folds_into_dilated("DEPTHWISE_CONV_2D", (2, 2))),
 ]
 
 
