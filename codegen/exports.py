@@ -51,9 +51,10 @@ def text_line(text, limit: int = NAME_LIMIT) -> str:
 
 
 def cmake_string(text) -> str:
-    """The body of a CMake quoted argument: a backslash escapes '\\', '"', '$' (no
-    variable reference is expanded) and ';' (no list separator)."""
-    return re.sub(r'([\\"$;])', r"\\\1", text_line(text))
+    """The body of a CMake quoted argument: a backslash escapes '\\', '"' and '$' (no
+    variable reference is expanded). A ';' stays: it splits no quoted argument, and
+    CMake would keep a '\\;' as two characters."""
+    return re.sub(r'([\\"$])', r"\\\1", text_line(text))
 
 
 def kconfig_string(text) -> str:
