@@ -18,11 +18,13 @@ import numpy as np
 import tinyflow
 from tinyflow.codegen.ops import REGISTRY, Layer, Unsupported
 from tinyflow.codegen.ops.base import C_TYPES, Prepared
-from tinyflow.errors import UnsupportedModelError, UsageError
+from tinyflow.errors import InvalidModelError, UnsupportedModelError, UsageError
 from tinyflow.codegen.exports import export_files
 from tinyflow.codegen.ir import Model, load_model
 from tinyflow.codegen.memory import LayerMemory, MemoryPlan, plan_buffers
+from tinyflow.codegen.quantize import MultiplierRangeError
 from tinyflow.codegen.simplify import simplify
+from tinyflow.codegen.validate import validation
 from tinyflow.common import publish_output_dir, template_environment
 
 MANIFEST_VERSION = 1
@@ -115,25 +117,10 @@ def prepare_layers(model: Model, weight_name=lambda index: f"w{index}", *,
                    strict: bool = True) -> list[tuple[Layer, Prepared | None]]:
     """Run every op's prepare step: one (Layer, Prepared) per operator, in order.
 
-    With ``strict`` (code generation), raise UnsupportedModelError listing every
-    problem at once; otherwise an unsupported layer gets None (inspecting a model
-    that cannot be generated yet)."""
-    problems, prepared = [], []
-    if model.subgraph_count > 1:
-        problems.append(f"the model has {model.subgraph_count} subgraphs; "
-                        "only single-subgraph models are supported")
-    for op in model.operators:
-        layer = Layer(op, model, weight_name)
-        kernel = REGISTRY.get(op.opcode)
-        result = None
-        if kernel is None:
-            problems.append(f"{op.location}: op {op.opcode} is not supported")
-        else:
-            try:
-                result = kernel.prepare(layer)
-            except Unsupported as exc:
-                problems.append(f"{op.location} -> '{model.tensors[op.outputs[0]].name}': {exc}")
-        prepared.append((layer, result))
+    ``model`` must be valid (``checked_model``). With ``strict`` (code generation),
+    raise UnsupportedModelError listing every problem at once; otherwise an
+    unsupported layer gets None (inspecting a model that cannot be generated yet)."""
+    problems, prepared = _prepare_each(model, weight_name)
     if problems and strict:
         if all(t.dtype == "float32" for t in model.tensors if t.is_constant and t.dtype != "int32"):
             problems.append("hint: the model looks float-only; tinyflow generates int8 models. "
@@ -144,9 +131,50 @@ def prepare_layers(model: Model, weight_name=lambda index: f"w{index}", *,
     return prepared
 
 
+def _prepare_each(model: Model, weight_name=lambda index: f"w{index}", *,
+                  skip: frozenset[int] = frozenset()):
+    """(problems, [(Layer, Prepared or None)]); ops whose file index is in ``skip``
+    are not prepared (validation found them broken)."""
+    problems, prepared = [], []
+    if model.subgraph_count > 1:
+        problems.append(f"the model has {model.subgraph_count} subgraphs; "
+                        "only single-subgraph models are supported")
+    for op in model.operators:
+        layer = Layer(op, model, weight_name)
+        kernel = REGISTRY.get(op.opcode)
+        result = None
+        if (op.index if op.file_index is None else op.file_index) in skip:
+            pass
+        elif kernel is None:
+            problems.append(f"{op.location}: op {op.opcode} is not supported")
+        else:
+            try:
+                result = kernel.prepare(layer)
+            except (Unsupported, MultiplierRangeError) as exc:
+                problems.append(f"{op.location} -> '{model.tensors[op.outputs[0]].name}': {exc}")
+        prepared.append((layer, result))
+    return problems, prepared
+
+
+def checked_model(model: Model) -> Model:
+    """``model`` validated (codegen/validate.py) and simplified, ready to prepare.
+
+    A model that breaks the rules raises InvalidModelError listing every problem, and
+    also the unsupported ops among those the problems leave intact (when the graph
+    itself is sound), so one run shows everything to fix."""
+    found = validation(model)
+    if found.ok:
+        return simplify(model)
+    problems = list(found.problems)
+    if found.graph_sound:
+        more, _ = _prepare_each(simplify(model), skip=frozenset(found.broken_ops))
+        problems += more
+    raise InvalidModelError(model.name, problems)
+
+
 def check_supported(model: Model) -> None:
-    """Raise UnsupportedModelError listing every op tinyflow cannot generate."""
-    prepare_layers(simplify(model))
+    """Raise InvalidModelError or UnsupportedModelError listing every problem."""
+    prepare_layers(checked_model(model))
 
 
 def _plan(model: Model, prepared, planner=None) -> MemoryPlan:
@@ -164,7 +192,7 @@ def plan_memory(model: Model | str | Path, planner=None) -> MemoryPlan:
     simplified model (codegen/simplify.py), as the generated code runs it."""
     if not isinstance(model, Model):
         model = load_model(model)
-    model = simplify(model)
+    model = checked_model(model)
     return _plan(model, prepare_layers(model, strict=False), planner)
 
 
@@ -188,14 +216,15 @@ def _io_description(model: Model, plan: MemoryPlan, prefix: str):
 
 
 def generate(model: Model | str | Path, *, prefix: str = "tinyflow", planner=None) -> GeneratedCode:
-    """Generate the C library for ``model``; raises UnsupportedModelError listing every problem.
+    """Generate the C library for ``model``; raises InvalidModelError (a malformed model)
+    or UnsupportedModelError listing every problem.
 
     The code runs the simplified model (codegen/simplify.py: shape arithmetic folded,
     unread ops dropped); ``GeneratedCode.model`` is that model, its ops the layers."""
     check_prefix(prefix)
     if not isinstance(model, Model):
         model = load_model(model)
-    model = simplify(model)
+    model = checked_model(model)
 
     def weight_name(tensor_index: int) -> str:
         return f"{prefix}_w{tensor_index}"

@@ -164,19 +164,25 @@ def cmake_app(tmp_path: Path, library: Path, prefix: str) -> Path:
     return app
 
 
-def test_cmake_target_builds_natively_and_runs_the_model_as_tflm_does(tmp_path):
-    library = generate(MODEL, prefix="ad01").write(tmp_path / "ad01", format="cmake")
-    app = cmake_app(tmp_path, library, "ad01")
+def cmake_run_once(model_path: Path, prefix: str, sample: np.ndarray, tmp_path: Path) -> bytes:
+    """Export ``model_path`` for CMake, build a program with it natively through
+    add_subdirectory, run it on ``sample``: the output's bytes."""
+    library = generate(model_path, prefix=prefix).write(tmp_path / prefix, format="cmake")
+    app = cmake_app(tmp_path, library, prefix)
     build = tmp_path / "build"
-    configured = run([tool("cmake"), "-S", app, "-B", build, "-DCMAKE_BUILD_TYPE=Release",
-                      "-DCMAKE_C_FLAGS=" + " ".join(STRICT)])
-    assert "library description: [tinyflow: ad01_int8]" in configured.stdout
+    configured = run([tool("cmake"), "-S", app, "-B", build, "-DCMAKE_BUILD_TYPE=Release"],
+                     env=with_cflags(STRICT))
+    description = load_model(model_path).name
+    assert f"library description: [tinyflow: {description}]" in configured.stdout
     run([tool("cmake"), "--build", build])
-    assert (build / "ad01_model" / "libad01_model.a").exists()
-
-    sample = np.random.default_rng(7).integers(-128, 128, size=(1, 640), dtype=np.int8)
-    ours = subprocess.run([build / "run_once"], input=sample.tobytes(), capture_output=True,
+    assert (build / f"{prefix}_model" / f"lib{prefix}_model.a").exists()
+    return subprocess.run([build / "run_once"], input=sample.tobytes(), capture_output=True,
                           check=True).stdout
+
+
+def test_cmake_target_builds_natively_and_runs_the_model_as_tflm_does(tmp_path):
+    sample = np.random.default_rng(7).integers(-128, 128, size=(1, 640), dtype=np.int8)
+    ours = cmake_run_once(MODEL, "ad01", sample, tmp_path)
     expected = tflm_output(MODEL, sample)
     assert len(ours) == expected.nbytes == 640
     assert ours == expected.tobytes()
@@ -477,10 +483,10 @@ def test_arduino_sources_and_sketch_compile_for_the_nano_33_ble(generated, tmp_p
     assert not [name for name in undefined if name.startswith("_Z") and "tinyflow" in name]
 
 
-def test_arduino_sketch_runs_the_model_as_tflm_does(generated, tmp_path):
-    """The example sketch, compiled for this computer with the Arduino core's C flags
-    (unsigned char included) around the stand-in Arduino.h, prints the outputs TFLM
-    computes for its all-zero input."""
+def run_sketch_here(generated, tmp_path: Path) -> list[str]:
+    """The Arduino export's example sketch compiled for this computer with the Arduino
+    core's C flags (unsigned char included) around the stand-in Arduino.h, and run:
+    the lines it prints."""
     library = generated.write(tmp_path / "lib", format="arduino")
     src = library / "src"
     objects = []
@@ -493,11 +499,47 @@ def test_arduino_sketch_runs_the_model_as_tflm_does(generated, tmp_path):
     program = tmp_path / "sketch"
     run([tool("g++"), "-std=gnu++14", "-Os", "-funsigned-char", *STRICT, f"-I{HERE}",
          f"-I{src}", sketch, HERE / "arduino_main.cpp", *objects, "-lm", "-o", program])
-    printed = run([program]).stdout.splitlines()
+    return run([program]).stdout.splitlines()
+
+
+def test_arduino_sketch_runs_the_model_as_tflm_does(generated, tmp_path):
+    """Run here, the sketch prints the outputs TFLM computes for its all-zero input."""
+    printed = run_sketch_here(generated, tmp_path)
     assert printed[0] == "model: ad01_int8"
     values = [int(v) for v in printed[2].removeprefix("output 0: ").split()]
     expected = tflm_output(MODEL, np.zeros((1, 640), dtype=np.int8))
     assert values == expected.ravel().tolist()
+
+
+# --- a model with float32 input and output ---------------------------------------------
+@pytest.fixture(scope="module")
+def float_io_model(tmp_path_factory) -> Path:
+    """A small Dense model converted with float32 at its edges (QUANTIZE, which calls
+    roundf() from the math library, and DEQUANTIZE)."""
+    import keras
+
+    from tinyflow.convert import quantize_keras
+
+    keras.utils.set_random_seed(3)
+    model = keras.Sequential([keras.Input((16,)), keras.layers.Dense(8, activation="relu"),
+                              keras.layers.Dense(4)])
+    samples = np.random.default_rng(0).uniform(-1, 1, size=(64, 16)).astype(np.float32)
+    path = tmp_path_factory.mktemp("float_io") / "float_io.tflite"
+    path.write_bytes(quantize_keras(model, samples, int8_io=False))
+    return path
+
+
+@pytest.mark.slow
+def test_float_io_model_through_cmake_and_the_sketch_as_tflm_computes_it(float_io_model,
+                                                                        tmp_path):
+    sample = np.random.default_rng(5).uniform(-1, 1, size=(1, 16)).astype(np.float32)
+    ours = cmake_run_once(float_io_model, "float_io", sample, tmp_path / "cmake")
+    assert ours == tflm_output(float_io_model, sample).tobytes()
+
+    printed = run_sketch_here(generate(float_io_model), tmp_path / "arduino")
+    expected = tflm_output(float_io_model, np.zeros((1, 16), dtype=np.float32))
+    assert expected.dtype == np.float32
+    assert printed[2] == "output 0: " + " ".join(f"{float(v):.6f}" for v in expected.ravel())
 
 
 # --- PlatformIO ----------------------------------------------------------------------

@@ -10,8 +10,10 @@ from tinyflow.codegen.ops import (  # noqa: F401  (imported for their @register)
     pad,
     pooling,
     quantization,
+    rearrange,
     relu,
     reshape,
+    slicing,
     softmax,
 )
 from tinyflow.codegen.ops.base import REGISTRY, Layer, Unsupported

@@ -1,0 +1,93 @@
+"""TRANSPOSE, DEPTH_TO_SPACE and SPACE_TO_DEPTH on int8: every element moves, none
+changes (TFLM's transpose.cc, depth_to_space.cc, space_to_depth.cc).
+
+``keras.layers.Permute`` converts to TRANSPOSE; ``tf.nn.depth_to_space`` and
+``space_to_depth`` (in a Lambda) to the other two. Each is one loop nest of constant
+strides over the output, in output order (copying.py): a transpose that keeps the
+last axis copies runs of it, a block rearrangement copies runs of block x channels.
+"""
+
+from __future__ import annotations
+
+from tinyflow.codegen.ops.base import Layer, Prepared, register
+from tinyflow.codegen.ops.copying import Copy, Loop, copy_layer, require_int8, row_major_strides
+
+TRANSPOSE_MAX_RANK = 5     # TFLM's TransposePrepare: "only supports 1D-5D input arrays"
+
+
+def _int8_pair(layer: Layer):
+    x, y = layer.input(0), layer.output()
+    require_int8(layer, [x], "input")
+    require_int8(layer, [y], "output")
+    layer.require_not_constant(x, "input")
+    return x, y
+
+
+@register("TRANSPOSE")
+def transpose(layer: Layer) -> Prepared:
+    x, y = _int8_pair(layer)
+    rank = len(x.shape)
+    layer.require(1 <= rank <= TRANSPOSE_MAX_RANK,
+                  f"rank {rank}: TFLM's TRANSPOSE takes 1 to {TRANSPOSE_MAX_RANK} axes")
+    perm = layer.input(1)
+    layer.require_constant(perm, "perm")
+    layer.require(perm.tensor.dtype == "int32", f"perm is {perm.tensor.dtype}, not int32")
+    perm = [int(p) for p in perm.data.ravel()]
+    layer.require(sorted(perm) == list(range(rank)),
+                  f"perm {perm} is not a permutation of the {rank} axes")
+    permuted = [x.shape[p] for p in perm]
+    layer.require(list(y.shape) == permuted,
+                  f"output shape {list(y.shape)} is not the permuted input's {permuted}")
+    in_strides, out_strides = row_major_strides(x.shape), row_major_strides(y.shape)
+    loops = [Loop(y.shape[d], in_strides[perm[d]], out_strides[d]) for d in range(rank)]
+    return copy_layer(layer, [Copy(x, y, loops)])
+
+
+def _block_size(layer: Layer, x) -> int:
+    layer.require(len(x.shape) == 4, f"input has rank {len(x.shape)}; TFLM takes 4 (NHWC)")
+    block = layer.option("block_size", 0)
+    layer.require(block > 0, f"block_size {block} is not positive")
+    return block
+
+
+@register("DEPTH_TO_SPACE")
+def depth_to_space(layer: Layer) -> Prepared:
+    """output[b, h*s + dy, w*s + dx, c] = input[b, h, w, (dy*s + dx)*C + c] (TFLM's DCR
+    order): over (b, h, dy, w, dx, c) the output is written in order."""
+    x, y = _int8_pair(layer)
+    s = _block_size(layer, x)
+    batch, height, width, depth = x.shape
+    layer.require(depth % (s * s) == 0, f"depth {depth} is not a multiple of {s}x{s}")
+    channels = depth // (s * s)
+    expected = [batch, height * s, width * s, channels]
+    layer.require(list(y.shape) == expected, f"output shape {list(y.shape)} is not {expected}")
+    row = width * s * channels                      # one output row
+    loops = [Loop(batch, height * width * depth, height * s * row),
+             Loop(height, width * depth, s * row),
+             Loop(s, s * channels, row),            # dy
+             Loop(width, depth, s * channels),
+             Loop(s, channels, channels),           # dx
+             Loop(channels, 1, 1)]
+    return copy_layer(layer, [Copy(x, y, loops)])
+
+
+@register("SPACE_TO_DEPTH")
+def space_to_depth(layer: Layer) -> Prepared:
+    """output[b, h, w, (dy*s + dx)*C + c] = input[b, h*s + dy, w*s + dx, c]: over
+    (b, h, w, dy, dx, c) the output is written in order."""
+    x, y = _int8_pair(layer)
+    s = _block_size(layer, x)
+    batch, height, width, channels = x.shape
+    layer.require(height % s == 0 and width % s == 0,
+                  f"{height}x{width} does not divide into {s}x{s} blocks")
+    expected = [batch, height // s, width // s, channels * s * s]
+    layer.require(list(y.shape) == expected, f"output shape {list(y.shape)} is not {expected}")
+    depth = channels * s * s
+    row = width * channels                          # one input row
+    loops = [Loop(batch, height * row, (height // s) * (width // s) * depth),
+             Loop(height // s, s * row, (width // s) * depth),
+             Loop(width // s, s * channels, depth),
+             Loop(s, row, s * channels),            # dy
+             Loop(s, channels, channels),           # dx
+             Loop(channels, 1, 1)]
+    return copy_layer(layer, [Copy(x, y, loops)])

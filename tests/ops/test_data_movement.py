@@ -1,0 +1,235 @@
+"""Ops that move int8 values without changing them, as Keras 3 layers convert to them:
+STRIDED_SLICE and SLICE (slicing, Cropping2D, keras.ops.slice), TRANSPOSE (Permute),
+SPLIT / SPLIT_V / UNPACK / PACK (keras.ops.split, unstack, stack), DEPTH_TO_SPACE and
+SPACE_TO_DEPTH (tf.nn in a Lambda). Each case is compared byte for byte with TFLM.
+
+Builders take ``batch``: None is the default ``keras.Input(shape)`` (a dynamic batch,
+which tinyflow runs with the batch fixed at 1), 1 a static batch.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from .harness import Case, assert_case_matches_tflm, dims, first_op, seeds_from_name
+
+
+def _batch(batch) -> str:
+    return "_dynamic" if batch is None else ""
+
+
+def _case(name, build, params, op, **kwargs) -> Case:
+    return Case(name, build, params, op, **seeds_from_name(name), **kwargs)
+
+
+def _tf_lambda(function_name, **kwargs):
+    """A Lambda calling tf.<function_name>(x, **kwargs), for ops Keras has no layer for."""
+    import keras
+    import tensorflow as tf
+
+    function = tf
+    for part in function_name.split("."):
+        function = getattr(function, part)
+    return keras.layers.Lambda(lambda t: function(t, **kwargs))
+
+
+# --- STRIDED_SLICE / SLICE -----------------------------------------------------------------------
+
+def sliced(shape, index, batch):
+    """x[index] with Python slicing on a Keras tensor (``index`` covers the batch axis)."""
+    import keras
+
+    x = keras.Input(shape, batch_size=batch)
+    return keras.Model(x, x[tuple(slice(*s) if isinstance(s, tuple) else s for s in index)])
+
+
+def cropped(shape, cropping, batch):
+    import keras
+
+    x = keras.Input(shape, batch_size=batch)
+    layer = (keras.layers.Cropping2D(cropping) if len(shape) == 3
+             else keras.layers.Cropping1D(cropping))
+    return keras.Model(x, layer(x))
+
+
+def ops_slice(shape, start, size, batch):
+    import keras
+
+    x = keras.Input(shape, batch_size=batch)
+    return keras.Model(x, keras.ops.slice(x, start, size))
+
+
+def _index_name(index) -> str:
+    def one(s):
+        if isinstance(s, tuple):
+            return ":".join("" if v is None else str(v) for v in s).replace("-", "m")
+        return str(s).replace("-", "m")
+    return "_".join(one(s) for s in index)
+
+
+ALL = (None, None, None)   # ":" on an axis
+
+STRIDED_SLICE_CASES = [
+    _case(f"strided_slice_{dims(shape)}_{_index_name(index)}{_batch(batch)}", sliced,
+          dict(shape=shape, index=index, batch=batch), "STRIDED_SLICE")
+    for shape, index, batch in [
+        ((8, 6, 4), (ALL, (1, 5), (None, None, 2)), None),      # x[:, 1:5, ::2]
+        ((8, 6, 4), (ALL, (None, None, -1), (1, None), 2), 1),  # reversed, shrink of the last
+        ((8, 6, 4), (ALL, (-2, 0, -2), ALL, (1, 3)), None),     # negative start and step
+        ((8, 6, 4), (ALL, ALL, ALL, (None, None, 3)), 1),       # every third channel
+        ((8, 6, 4), (ALL, 3), None),                            # one row, the axis removed
+        ((10,), (ALL, (3, -1)), None),
+        ((5, 7), (ALL, (-100, 100), (6, 1, -2)), 1),            # clamped bounds, backwards
+        ((3, 4, 5), (ALL, (0, 3), (4, 1, -1), (None, None, -2)), None),
+    ]
+] + [
+    _case(f"cropping_{dims(shape)}_{cropping}{_batch(batch)}".replace(" ", ""), cropped,
+          dict(shape=shape, cropping=cropping, batch=batch), "STRIDED_SLICE")
+    for shape, cropping, batch in [
+        ((8, 6, 4), ((1, 2), (0, 1)), None),
+        ((9, 9, 3), ((2, 2), (2, 2)), 1),
+        ((12, 5), (3, 1), None),
+    ]
+]
+
+SLICE_CASES = [
+    _case(f"slice_{dims(shape)}_from{dims(start)}_size{dims(size)}{_batch(batch)}"
+          .replace("-", "m"), ops_slice,
+          dict(shape=shape, start=start, size=size, batch=batch), "SLICE")
+    for shape, start, size, batch in [
+        ((8, 6, 4), (0, 1, 2, 0), (1, 3, 3, 4), None),
+        ((8, 6, 4), (0, 0, 0, 1), (1, 8, 6, 2), 1),
+        ((10, 3), (0, 4, 0), (1, 5, 3), None),
+    ]
+]
+
+
+# --- TRANSPOSE ----------------------------------------------------------------------------------
+
+def permuted(shape, order, batch):
+    import keras
+
+    x = keras.Input(shape, batch_size=batch)
+    return keras.Model(x, keras.layers.Permute(order)(x))
+
+
+def transposes_with(perm):
+    def check(model):
+        op = first_op(model, "TRANSPOSE")
+        assert model.tensors[op.inputs[1]].data.tolist() == list(perm)
+    return check
+
+
+TRANSPOSE_CASES = [
+    _case(f"transpose_{dims(shape)}_perm{dims(order)}{_batch(batch)}", permuted,
+          dict(shape=shape, order=order, batch=batch), "TRANSPOSE",
+          check=transposes_with((0,) + order))
+    for shape, order, batch in [
+        ((4, 6, 3), (3, 1, 2), None),        # channels first: element by element
+        ((4, 6, 3), (2, 1, 3), None),        # rows and columns swap: runs of channels
+        ((5, 7), (2, 1), 1),
+        ((2, 3, 4, 5), (3, 1, 4, 2), 1),     # five axes with the batch
+        ((6, 10, 8), (1, 3, 2), None),
+    ]
+]
+
+
+# --- SPLIT / SPLIT_V / UNPACK / PACK ------------------------------------------------------------
+
+def split_outputs(shape, sections, axis, order, batch):
+    """keras.ops.split; every part is a model output, in ``order``. (A part nothing
+    reads can leave the converter's SPLIT in float32, so every part is used.)"""
+    import keras
+
+    x = keras.Input(shape, batch_size=batch)
+    parts = keras.ops.split(x, sections, axis=axis)
+    return keras.Model(x, [parts[i] for i in order])
+
+
+def unstack_outputs(shape, axis, batch):
+    import keras
+
+    x = keras.Input(shape, batch_size=batch)
+    return keras.Model(x, keras.ops.unstack(x, axis=axis))
+
+
+def unstack_concatenate(shape, axis, batch):
+    """keras.ops.unstack, the parts concatenated back in reverse order on the last axis:
+    UNPACK's outputs feed another op."""
+    import keras
+
+    x = keras.Input(shape, batch_size=batch)
+    parts = keras.ops.unstack(x, axis=axis)
+    return keras.Model(x, keras.layers.Concatenate(axis=-1)(parts[::-1]))
+
+
+def stacked_halves(shape, axis, batch):
+    """keras.ops.stack of the two halves of x along its first axis (two STRIDED_SLICEs
+    into one PACK)."""
+    import keras
+
+    x = keras.Input(shape, batch_size=batch)
+    half = shape[0] // 2
+    return keras.Model(x, keras.ops.stack([x[:, :half], x[:, half:2 * half]], axis=axis))
+
+
+SPLIT_CASES = [
+    _case(f"split_{dims(shape)}_{sections}_axis{axis}_order{dims(order)}{_batch(batch)}"
+          .replace(" ", ""), split_outputs,
+          dict(shape=shape, sections=sections, axis=axis, order=order, batch=batch),
+          "SPLIT" if isinstance(sections, int) else "SPLIT_V")
+    for shape, sections, axis, order, batch in [
+        ((4, 6, 6), 3, -1, (0, 1, 2), None),
+        ((4, 6, 6), 2, 1, (1, 0), 1),
+        ((12,), 4, 1, (3, 1, 0, 2), None),
+        ((4, 7, 6), [2, 5], 2, (0, 1, 2), None),    # SPLIT_V: widths 2, 3, 2
+        ((9, 4), [1, 8], 1, (2, 0, 1), 1),
+    ]
+]
+
+UNPACK_CASES = [
+    _case(f"unpack_concat_{dims(shape)}_axis{axis}{_batch(batch)}", unstack_concatenate,
+          dict(shape=shape, axis=axis, batch=batch), "UNPACK", extra_ops=("CONCATENATION",))
+    for shape, axis, batch in [((4, 6, 6), 1, None), ((3, 5, 2), -1, 1)]
+] + [
+    _case(f"unpack_{dims(shape)}_axis{axis}", unstack_outputs,
+          dict(shape=shape, axis=axis, batch=1), "UNPACK")
+    for shape, axis in [((3, 4), 2), ((2, 3, 4), 2)]
+]
+
+PACK_CASES = [
+    _case(f"pack_halves_{dims(shape)}_axis{axis}{_batch(batch)}", stacked_halves,
+          dict(shape=shape, axis=axis, batch=batch), "PACK", extra_ops=("STRIDED_SLICE",))
+    for shape, axis, batch in [((8, 6), 1, None), ((8, 6), -1, 1), ((6, 2, 5), 2, None)]
+]
+
+
+# --- DEPTH_TO_SPACE / SPACE_TO_DEPTH ------------------------------------------------------------
+
+def block_rearranged(shape, function, block, batch):
+    import keras
+
+    x = keras.Input(shape, batch_size=batch)
+    return keras.Model(x, _tf_lambda(f"nn.{function}", block_size=block)(x))
+
+
+BLOCK_CASES = [
+    _case(f"{function}_{dims(shape)}_block{block}{_batch(batch)}", block_rearranged,
+          dict(shape=shape, function=function, block=block, batch=batch), function.upper())
+    for function, shape, block, batch in [
+        ("depth_to_space", (4, 4, 8), 2, None),
+        ("depth_to_space", (3, 5, 18), 3, 1),
+        ("depth_to_space", (2, 2, 4), 2, 1),     # one channel out: runs of two
+        ("space_to_depth", (4, 4, 2), 2, None),
+        ("space_to_depth", (6, 9, 3), 3, 1),
+    ]
+]
+
+
+CASES = (STRIDED_SLICE_CASES + SLICE_CASES + TRANSPOSE_CASES + SPLIT_CASES + UNPACK_CASES
+         + PACK_CASES + BLOCK_CASES)
+
+
+@pytest.mark.parametrize("case", CASES, ids=str)
+def test_data_movement_matches_tflm(case):
+    assert_case_matches_tflm(case)
