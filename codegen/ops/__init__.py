@@ -13,6 +13,7 @@ from tinyflow.codegen.ops import (  # noqa: F401  (imported for their @register)
     rearrange,
     relu,
     reshape,
+    resize,
     slicing,
     softmax,
 )

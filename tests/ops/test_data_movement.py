@@ -1,7 +1,8 @@
 """Ops that move int8 values without changing them, as Keras 3 layers convert to them:
 STRIDED_SLICE and SLICE (slicing, Cropping2D, keras.ops.slice), TRANSPOSE (Permute),
 SPLIT / SPLIT_V / UNPACK / PACK (keras.ops.split, unstack, stack), DEPTH_TO_SPACE and
-SPACE_TO_DEPTH (tf.nn in a Lambda). Each case is compared byte for byte with TFLM.
+SPACE_TO_DEPTH (tf.nn in a Lambda), RESIZE_NEAREST_NEIGHBOR and RESIZE_BILINEAR
+(Resizing, UpSampling2D). Each case is compared byte for byte with TFLM.
 
 Builders take ``batch``: None is the default ``keras.Input(shape)`` (a dynamic batch,
 which tinyflow runs with the batch fixed at 1), 1 a static batch.
@@ -226,8 +227,73 @@ BLOCK_CASES = [
 ]
 
 
+# --- RESIZE_NEAREST_NEIGHBOR / RESIZE_BILINEAR --------------------------------------------------
+
+def resized(shape, size, interpolation, batch):
+    import keras
+
+    x = keras.Input(shape, batch_size=batch)
+    return keras.Model(x, keras.layers.Resizing(*size, interpolation=interpolation)(x))
+
+
+def upsampled(shape, factor, batch):
+    import keras
+
+    x = keras.Input(shape, batch_size=batch)
+    return keras.Model(x, keras.layers.UpSampling2D(factor, interpolation="bilinear")(x))
+
+
+def resized_v1(shape, size, method, align_corners, half_pixel_centers, batch):
+    """tf.compat.v1.image.resize_<method>: the corner options Keras does not offer."""
+    import keras
+
+    x = keras.Input(shape, batch_size=batch)
+    return keras.Model(x, _tf_lambda(f"compat.v1.image.resize_{method}", size=size,
+                                     align_corners=align_corners,
+                                     half_pixel_centers=half_pixel_centers)(x))
+
+
+def resize_options(align_corners, half_pixel_centers, opcode):
+    def check(model):
+        options = first_op(model, opcode).options
+        assert options["align_corners"] == align_corners
+        assert options["half_pixel_centers"] == half_pixel_centers
+    return check
+
+
+RESIZE_CASES = [
+    _case(f"resizing_{interpolation}_{dims(shape)}_to{dims(size)}{_batch(batch)}", resized,
+          dict(shape=shape, size=size, interpolation=interpolation, batch=batch),
+          "RESIZE_BILINEAR" if interpolation == "bilinear" else "RESIZE_NEAREST_NEIGHBOR",
+          check=resize_options(False, True, "RESIZE_BILINEAR" if interpolation == "bilinear"
+                               else "RESIZE_NEAREST_NEIGHBOR"))
+    for interpolation, shape, size, batch in [
+        ("bilinear", (8, 10, 3), (5, 7), None),       # down, uneven factors
+        ("bilinear", (4, 5, 2), (9, 13), 1),          # up, not a whole factor
+        ("bilinear", (3, 3, 4), (3, 8), None),        # one axis unchanged
+        ("nearest", (8, 10, 3), (5, 13), None),
+        ("nearest", (4, 5, 2), (12, 10), 1),
+    ]
+] + [
+    _case(f"upsampling_bilinear_{dims(shape)}_x{dims(factor)}{_batch(batch)}", upsampled,
+          dict(shape=shape, factor=factor, batch=batch), "RESIZE_BILINEAR")
+    for shape, factor, batch in [((4, 5, 3), (2, 2), None), ((3, 4, 8), (3, 2), 1)]
+] + [
+    _case(f"resize_{method}_{dims(shape)}_to{dims(size)}_align{int(align)}_half{int(half)}",
+          resized_v1, dict(shape=shape, size=size, method=method, align_corners=align,
+                           half_pixel_centers=half, batch=1),
+          opcode, check=resize_options(align, half, opcode))
+    for method, opcode in [("bilinear", "RESIZE_BILINEAR"),
+                           ("nearest_neighbor", "RESIZE_NEAREST_NEIGHBOR")]
+    for shape, size, align, half in [
+        ((5, 4, 3), (9, 7), True, False),
+        ((5, 4, 3), (3, 6), False, False),
+        ((6, 6, 2), (4, 9), True, False),
+    ]
+]
+
 CASES = (STRIDED_SLICE_CASES + SLICE_CASES + TRANSPOSE_CASES + SPLIT_CASES + UNPACK_CASES
-         + PACK_CASES + BLOCK_CASES)
+         + PACK_CASES + BLOCK_CASES + RESIZE_CASES)
 
 
 @pytest.mark.parametrize("case", CASES, ids=str)
