@@ -32,10 +32,12 @@ def register_commands(subparsers) -> None:
 
 def cmd_inspect(args) -> int:
     from tinyflow.codegen import plan_memory
+    from tinyflow.codegen.generator import checked_model
     from tinyflow.codegen.simplify import describe, simplification
 
     model = load_model(args.model)
     print(model)
+    checked_model(model)              # a malformed model: its op list, then every problem
     simplified = simplification(model)
     print(simplified)
     if simplified.changed:            # the graph the generated code runs

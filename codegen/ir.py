@@ -145,7 +145,9 @@ class Model:
     def __str__(self) -> str:
         lines = [f"{self.name}: {len(self.operators)} ops, {len(self.tensors)} tensors"]
         for op in self.operators:
-            outs = ", ".join(str(list(self.tensors[i].shape)) for i in op.outputs)
+            # Before validation an output may be -1 (omitted): shown as such.
+            outs = ", ".join(str(list(self.tensors[i].shape)) if i >= 0 else "-"
+                             for i in op.outputs)
             lines.append(f"  {op.index:3d} {op.opcode:<20} -> {outs}")
         return "\n".join(lines)
 

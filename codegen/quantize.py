@@ -14,6 +14,15 @@ import numpy as np
 
 INT8_MIN, INT8_MAX = -128, 127
 
+# The largest left shift the kernels apply to an int32 accumulator: TFLM computes
+# x * (1 << shift) in int32, and the generated C shifts a uint32_t.
+MAX_LEFT_SHIFT = 31
+
+
+class MultiplierRangeError(ValueError):
+    """A scale ratio no Q31 multiplier and int32 shift can represent (a model whose
+    scales are wildly apart); the op's prepare step reports it as unsupported."""
+
 
 def round_half_away(x: float) -> float:
     """C's round(): halves go away from zero (Python's round() goes to even)."""
@@ -35,6 +44,9 @@ def quantize_multiplier(real_multiplier: float) -> tuple[int, int]:
         shift += 1
     if shift < -31:       # every bit would be shifted out: flush to zero
         shift, q_fixed = 0, 0
+    if shift > MAX_LEFT_SHIFT:
+        raise MultiplierRangeError(f"requantization multiplier {real_multiplier:.6g} needs a "
+                                   f"left shift of {shift} bits; at most {MAX_LEFT_SHIFT} fit")
     return q_fixed, shift
 
 

@@ -29,6 +29,21 @@ class UnsupportedModelError(TinyflowError):
         super().__init__("\n".join(lines))
 
 
+class InvalidModelError(TinyflowError):
+    """The model file breaks the rules of a TFLite graph (codegen/validate.py): its
+    structure, shapes, quantization or options are inconsistent.
+
+    ``problems`` lists every problem found, each with its location, together with the
+    unsupported ops of the parts that could still be checked.
+    """
+
+    def __init__(self, model_name, problems):
+        self.problems = list(problems)
+        lines = [f"{model_name}: {len(self.problems)} problem(s) in the model:"]
+        lines += [f"  - {p}" for p in self.problems]
+        super().__init__("\n".join(lines))
+
+
 class InputError(TinyflowError):
     """Inputs given to a model do not match its input tensors (shape, dtype, count)."""
 

@@ -77,6 +77,13 @@ def _check_common(layer: Layer):
     return x, w, bias, y
 
 
+def _check_bias(layer: Layer, bias, channels: int) -> None:
+    """One bias per output channel: the kernel reads bias[channel] for every one."""
+    if bias is not None:
+        layer.require(bias.elements == channels,
+                      f"bias has {bias.elements} values for {channels} output channels")
+
+
 @register("CONV_2D")
 def conv_2d(layer: Layer) -> Prepared:
     x, w, bias, y = _check_common(layer)
@@ -85,6 +92,7 @@ def conv_2d(layer: Layer) -> Prepared:
     layer.require(in_c % filter_c == 0,
                   f"input has {in_c} channels, not a multiple of the filter's {filter_c}")
     groups = in_c // filter_c
+    _check_bias(layer, bias, out_c)
     layer.require(out_c % groups == 0, f"{out_c} filters do not split into {groups} groups")
     window = _window(layer, x, filter_h, filter_w)
     layer.require((window["out_h"], window["out_w"], out_c) == tuple(y.shape[1:]),
@@ -133,6 +141,7 @@ def depthwise_conv_2d(layer: Layer) -> Prepared:
     layer.require(out_c % in_c == 0,
                   f"filter has {out_c} channels, not a multiple of the input's {in_c}")
     multiplier = out_c // in_c
+    _check_bias(layer, bias, out_c)
     window = _window(layer, x, filter_h, filter_w)
     layer.require((window["out_h"], window["out_w"], out_c) == tuple(y.shape[1:]),
                   f"output shape {list(y.shape)} does not match the convolution")

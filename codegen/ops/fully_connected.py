@@ -19,6 +19,8 @@ def fully_connected(layer: Layer) -> Prepared:
         layer.require_constant(bias, "bias")
     layer.require(len(w.shape) == 2, f"weights must be 2-D, got {list(w.shape)}")
     units, depth = w.shape
+    if bias is not None:
+        layer.require(bias.elements == units, f"bias has {bias.elements} values for {units} units")
     layer.require(x.elements % depth == 0,
                   f"input of {x.elements} elements does not split into rows of {depth}")
     layer.require(y.shape[-1] == units, f"output shape {list(y.shape)} has no {units} units")
