@@ -230,9 +230,34 @@ def standalone_activations(keras):
     return keras.Model(inputs, keras.layers.Dense(10)(x))
 
 
+def data_movement(keras):
+    """Ops that only move values, two sizes of each kernel variant: copies of contiguous
+    runs (cropping, channel splits, a transpose keeping channels last, depth to space),
+    element-by-element copies (a strided slice, a channels-first transpose), nearest
+    and bilinear resizes."""
+    import tensorflow as tf
+
+    inputs = keras.Input((16, 16, 8), batch_size=1)
+    x = keras.layers.Cropping2D(((1, 1), (2, 0)))(inputs)
+    a, b = keras.ops.split(x, 2, axis=-1)
+    x = keras.layers.Concatenate()([keras.layers.Permute((2, 1, 3))(a), b])
+    x = keras.layers.Conv2D(16, 1)(x)
+    x = keras.layers.Lambda(lambda t: tf.nn.depth_to_space(t, 2))(x)   # 28x28x4
+    x = x[:, ::2, :, ::2]                                               # 14x28x2, element loop
+    x = keras.layers.Resizing(20, 20, interpolation="bilinear")(x)
+    x = keras.layers.Conv2D(24, 3, strides=2, padding="same")(x)       # 10x10x24
+    x = keras.layers.Resizing(12, 14, interpolation="nearest")(x)
+    x = keras.layers.Permute((3, 1, 2))(x)                              # 24x12x14, element loop
+    x = keras.layers.Cropping2D(((2, 2), (1, 1)))(x)                    # 24x8x12
+    x = keras.layers.Resizing(16, 24, interpolation="bilinear")(x)
+    x = keras.layers.Resizing(5, 7, interpolation="nearest")(x)
+    x = keras.layers.Flatten()(x)
+    return keras.Model(inputs, keras.layers.Dense(10)(x))
+
+
 BUILDERS = [mobilenet_rgb, mobilenet_wide, keyword_audio, residual_rgb, first_layers,
             spectrogram, plain_convs, depthwise_variants, dense_autoencoder, dense_classifier,
-            misc_ops, standalone_activations]
+            misc_ops, standalone_activations, data_movement]
 
 
 def _fingerprint(builder) -> str:
