@@ -234,7 +234,7 @@ def data_movement(keras):
     """Ops that only move values, two sizes of each kernel variant: copies of contiguous
     runs (cropping, channel splits, a transpose keeping channels last, depth to space),
     element-by-element copies (a strided slice, a channels-first transpose), nearest
-    and bilinear resizes."""
+    and bilinear resizes, gathers of rows and of columns."""
     import tensorflow as tf
 
     inputs = keras.Input((16, 16, 8), batch_size=1)
@@ -248,9 +248,11 @@ def data_movement(keras):
     x = keras.layers.Conv2D(24, 3, strides=2, padding="same")(x)       # 10x10x24
     x = keras.layers.Resizing(12, 14, interpolation="nearest")(x)
     x = keras.layers.Permute((3, 1, 2))(x)                              # 24x12x14, element loop
-    x = keras.layers.Cropping2D(((2, 2), (1, 1)))(x)                    # 24x8x12
+    x = keras.layers.Cropping2D(((2, 2), (1, 1)))(x)                    # 20x10x14
     x = keras.layers.Resizing(16, 24, interpolation="bilinear")(x)
-    x = keras.layers.Resizing(5, 7, interpolation="nearest")(x)
+    x = keras.layers.Resizing(5, 7, interpolation="nearest")(x)     # 5x7x14
+    x = keras.ops.take(x, np.array([4, 0, 2], dtype="int32"), axis=1)             # 3x7x14
+    x = keras.ops.take(x, np.array([6, 1, 1, 0, 3], dtype="int32"), axis=2)       # 3x5x14
     x = keras.layers.Flatten()(x)
     return keras.Model(inputs, keras.layers.Dense(10)(x))
 

@@ -6,6 +6,7 @@ from tinyflow.codegen.ops import (  # noqa: F401  (imported for their @register)
     conv,
     elementwise,
     fully_connected,
+    gather,
     mean,
     pad,
     pooling,

@@ -120,3 +120,8 @@ def require_int8(layer: Layer, tensors: list[TensorRef], what: str) -> None:
     for position, tensor in enumerate(tensors):
         name = what if len(tensors) == 1 else f"{what} {position}"
         layer.require_dtype(tensor, name, "int8")
+
+
+def index_ctype(values) -> str:
+    """The smallest C type for a constant table of offsets (flash is scarce)."""
+    return "int16_t" if max(values, default=0) <= np.iinfo(np.int16).max else "int32_t"

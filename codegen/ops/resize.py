@@ -23,14 +23,9 @@ from __future__ import annotations
 import numpy as np
 
 from tinyflow.codegen.ops.base import Layer, Prepared, register
-from tinyflow.codegen.ops.copying import require_int8
+from tinyflow.codegen.ops.copying import index_ctype, require_int8
 
 ONE = 1 << 10          # TFLM's bilinear fixed point: 10 fractional bits
-
-
-def _index_ctype(values) -> str:
-    """The smallest C type for a table of offsets (flash is scarce)."""
-    return "int16_t" if max(values, default=0) <= np.iinfo(np.int16).max else "int32_t"
 
 
 def _prepare(layer: Layer):
@@ -84,8 +79,8 @@ def resize_nearest_neighbor(layer: Layer) -> Prepared:
     layer.require(min(rows + cols) >= 0, "an output pixel maps outside the input")
     row_offsets = [r * in_width * channels for r in rows]
     col_offsets = [c * channels for c in cols]
-    tables = [layer.table("rows", _index_ctype(row_offsets), row_offsets),
-              layer.table("cols", _index_ctype(col_offsets), col_offsets)]
+    tables = [layer.table("rows", index_ctype(row_offsets), row_offsets),
+              layer.table("cols", index_ctype(col_offsets), col_offsets)]
     return layer.prepared("resize_nearest.c.j2", variant="resize_nearest",
                           features=dict(pixels=batch * height * width),
                           cost_terms=("calls", "outputs", "pixels"), tables=tables,
@@ -134,11 +129,11 @@ def resize_bilinear(layer: Layer) -> Prepared:
     layer.require(128 * spread < 2**31, "bilinear weights would overflow 32 bits")
     row = in_width * channels
     tables = [
-        layer.table("row0", _index_ctype([r * row for r in y0]), [r * row for r in y0]),
-        layer.table("row1", _index_ctype([r * row for r in y1]), [r * row for r in y1]),
+        layer.table("row0", index_ctype([r * row for r in y0]), [r * row for r in y0]),
+        layer.table("row1", index_ctype([r * row for r in y1]), [r * row for r in y1]),
         layer.table("row_weight", "int16_t", wy),
-        layer.table("col0", _index_ctype([c * channels for c in x0]), [c * channels for c in x0]),
-        layer.table("col1", _index_ctype([c * channels for c in x1]), [c * channels for c in x1]),
+        layer.table("col0", index_ctype([c * channels for c in x0]), [c * channels for c in x0]),
+        layer.table("col1", index_ctype([c * channels for c in x1]), [c * channels for c in x1]),
         layer.table("col_weight", "int16_t", wx),
     ]
     return layer.prepared("resize_bilinear.c.j2", variant="resize_bilinear",

@@ -2,7 +2,7 @@
 STRIDED_SLICE and SLICE (slicing, Cropping2D, keras.ops.slice), TRANSPOSE (Permute),
 SPLIT / SPLIT_V / UNPACK / PACK (keras.ops.split, unstack, stack), DEPTH_TO_SPACE and
 SPACE_TO_DEPTH (tf.nn in a Lambda), RESIZE_NEAREST_NEIGHBOR and RESIZE_BILINEAR
-(Resizing, UpSampling2D). Each case is compared byte for byte with TFLM.
+(Resizing, UpSampling2D), GATHER (keras.ops.take with constant indices). Each case is compared byte for byte with TFLM.
 
 Builders take ``batch``: None is the default ``keras.Input(shape)`` (a dynamic batch,
 which tinyflow runs with the batch fixed at 1), 1 a static batch.
@@ -292,8 +292,31 @@ RESIZE_CASES = [
     ]
 ]
 
+
+# --- GATHER -------------------------------------------------------------------------------------
+
+def taken(shape, indices, axis, batch):
+    """keras.ops.take of the input with constant indices (negative ones wrap)."""
+    import keras
+    import numpy as np
+
+    x = keras.Input(shape, batch_size=batch)
+    return keras.Model(x, keras.ops.take(x, np.array(indices, dtype="int32"), axis=axis))
+
+
+GATHER_CASES = [
+    _case(f"gather_{dims(shape)}_axis{axis}_{len(indices)}indices{_batch(batch)}", taken,
+          dict(shape=shape, indices=indices, axis=axis, batch=batch), "GATHER")
+    for shape, indices, axis, batch in [
+        ((6, 4), [3, 0, 0, 5], 1, None),              # rows, one twice
+        ((5, 4, 3), [2, -1], 2, 1),                   # columns, a negative index
+        ((4, 3, 8), [[7, 1], [0, 0], [6, 5]], 3, None),   # channels, 2-D indices
+        ((9,), [8, 7, 6, 5, 4, 3, 2, 1, 0], 1, 1),    # reversed
+    ]
+]
+
 CASES = (STRIDED_SLICE_CASES + SLICE_CASES + TRANSPOSE_CASES + SPLIT_CASES + UNPACK_CASES
-         + PACK_CASES + BLOCK_CASES + RESIZE_CASES)
+         + PACK_CASES + BLOCK_CASES + RESIZE_CASES + GATHER_CASES)
 
 
 @pytest.mark.parametrize("case", CASES, ids=str)
