@@ -1,5 +1,6 @@
 """The static memory planner: no two live buffers overlap, reshape is free, reuse works."""
 
+import numpy as np
 import pytest
 
 from conftest import MLPERF_MODELS, mlperf_model
@@ -58,3 +59,31 @@ def test_live_set_and_printable_plan():
     text = str(plan)
     assert f"arena: {plan.arena_bytes} bytes" in text and "input_1" in text
     assert "<table>" in plan._repr_html_()
+
+
+def test_every_output_of_a_multi_output_op_gets_its_own_buffer():
+    """SPLIT writes three outputs at one step: each is planned (the one nothing reads
+    too: the kernel still writes it), none overlaps another or the input."""
+    from tinyflow.codegen.generator import generate
+    from tinyflow.codegen.ir import Model, Operator, Quantization, Tensor
+
+    def int8(index, shape):
+        return Tensor(index, f"t{index}", shape, "int8", Quantization((0.5,), (0,)))
+
+    axis = Tensor(1, "axis", (), "int32", data=np.array(2, dtype=np.int32))
+    tensors = [int8(0, (1, 4, 6)), axis, int8(2, (1, 4, 2)), int8(3, (1, 4, 2)),
+               int8(4, (1, 4, 2)), int8(5, (1, 4, 4))]
+    ops = [Operator(0, "SPLIT", (1, 0), (2, 3, 4), {"num_splits": 3}),
+           Operator(1, "CONCATENATION", (4, 2), (5,), {"axis": 2,
+                                                      "fused_activation_function": "NONE"})]
+    model = Model("split", tensors, ops, (0,), (5,))
+    generated = generate(model)
+    plan = generated.plan
+    plan.check()
+    buffers = [plan.tensor_buffer[t] for t in (0, 2, 3, 4)]
+    assert len({id(b) for b in buffers}) == 4
+    assert all(b.first_use <= 0 <= b.last_use for b in buffers)
+    assert plan.tensor_buffer[3].last_use == 0          # unread, alive while SPLIT writes it
+    code = generated.files["tinyflow_model.c"]
+    for t in (2, 3, 4):                                  # the kernel writes all three
+        assert f"(arena + {plan.offset(t)})" in code

@@ -2,7 +2,8 @@
 STRIDED_SLICE and SLICE (slicing, Cropping2D, keras.ops.slice), TRANSPOSE (Permute),
 SPLIT / SPLIT_V / UNPACK / PACK (keras.ops.split, unstack, stack), DEPTH_TO_SPACE and
 SPACE_TO_DEPTH (tf.nn in a Lambda), RESIZE_NEAREST_NEIGHBOR and RESIZE_BILINEAR
-(Resizing, UpSampling2D), GATHER (keras.ops.take with constant indices). Each case is compared byte for byte with TFLM.
+(Resizing, UpSampling2D), GATHER (keras.ops.take with constant indices). Each case
+is compared byte for byte with TFLM.
 
 Builders take ``batch``: None is the default ``keras.Input(shape)`` (a dynamic batch,
 which tinyflow runs with the batch fixed at 1), 1 a static batch.
