@@ -70,6 +70,7 @@ class Board:
     clock: dict[str, Any] = field(default_factory=dict)
     emulator: dict[str, Any] | None = None
     emulate_on: str | None = None
+    timestamp_pin: dict[str, Any] | None = None   # EEMBC energy mode's timestamp output
     source: str = ""
 
     @property
@@ -162,7 +163,9 @@ def validate(data: Any, source: str = "<board>") -> Board:
         float_abi=data.get("float_abi"), program=data.get("program", "protocol"),
         clock=dict(data.get("clock", {})),
         emulator=dict(data["emulator"]) if "emulator" in data else None,
-        emulate_on=data.get("emulate_on"), source=source)
+        emulate_on=data.get("emulate_on"),
+        timestamp_pin=dict(data["timestamp_pin"]) if "timestamp_pin" in data else None,
+        source=source)
 
 
 def board_files() -> list[str]:

@@ -20,6 +20,7 @@ from tinyflow.boards import Board, MemoryRegion, get_board
 from tinyflow.codegen.generator import GeneratedCode, generate
 from tinyflow.common import cache_dir, check_output_dir, publish_dir, publish_output_dir
 from tinyflow.errors import BuildError, FirmwareSizeError
+from tinyflow.firmware.dut import DutSettings, dut_settings
 from tinyflow.firmware.process import Commands, require_tool
 from tinyflow.firmware.render import linker_script, render_batch_program, render_firmware
 from tinyflow.codegen.ir import Model
@@ -88,6 +89,7 @@ class BuildResult:
     ram_limit: int
     breakdown: dict[str, int]           # weights, arena, code, stack, input_buffer, ...
     cflags: list[str] = field(default_factory=list)
+    dut: dict = field(default_factory=dict)   # DutSettings as a dict: model id, baud, ...
     cached: bool = False
 
     def to_dict(self) -> dict:
@@ -198,12 +200,16 @@ class FirmwareBuilder:
              "-T", script, "-I", build, *sources, *LDLIBS, "-o", elf])
 
     def build(self, generated: GeneratedCode, out_dir: Path | None = None,
-              use_cache: bool = True, force: bool = False) -> BuildResult:
+              use_cache: bool = True, force: bool = False,
+              dut: DutSettings | None = None) -> BuildResult:
+        """``dut``: the protocol firmware's DUT settings (default: the model's own, see
+        firmware/dut.py)."""
         board = self.board
         if out_dir is not None:      # refuse a user's folder before compiling, not after
             check_output_dir(out_dir, **OUTPUT_MARKER, force=force)
+        dut = dut or dut_settings(generated.model)
         files = (render_batch_program(generated, board) if board.program == "batch"
-                 else render_firmware(generated, board))
+                 else render_firmware(generated, board, dut))
         gcc = require_tool(self.prefix + "gcc", INSTALL_HINT)
         version = self.commands.run([gcc, "--version"]).stdout.decode().splitlines()[0]
         key_material = json.dumps(dict(files=files, cflags=self.cflags(), ldflags=LDFLAGS,
@@ -243,7 +249,9 @@ class FirmwareBuilder:
                 sections=sections, flash_bytes=flash, ram_bytes=ram,
                 flash_limit=board.flash.size_bytes, ram_limit=board.ram.size_bytes,
                 breakdown=_breakdown(sections, symbols, generated.prefix, board),
-                cflags=self.cflags())
+                cflags=self.cflags(),
+                dut=dict(dut.to_dict(), baud=dut.baud_for(board)) if board.program == "protocol"
+                else {})
             (build / "build.json").write_text(json.dumps(result.to_dict(), indent=2,
                                                          sort_keys=True) + "\n")
             (build / "manifest.json").write_text(generated.files["manifest.json"])
@@ -319,16 +327,20 @@ class FirmwareBuilder:
 
 def build_firmware(model: Model | GeneratedCode | str | Path, board: Board | str,
                    out_dir: str | Path | None = None, *, use_cache: bool = True,
-                   force: bool = False, verbose: bool = False) -> BuildResult:
+                   force: bool = False, verbose: bool = False,
+                   dut: DutSettings | None = None) -> BuildResult:
     """Build ``model`` for ``board`` (a Board or a board name): the profiler's entry point
     for "flash and RAM section sizes of this model on board B".
 
     Raises FirmwareSizeError (which region, by how much, what dominates) when the
     model does not fit, and OutputError when ``out_dir`` holds files that are not a
     tinyflow build's (unless ``force``: then they are kept and the build added).
+    ``dut``: the DUT settings (model id, input transform, result, baud; default: the
+    model's own, the MLPerf Tiny reference models recognised).
     """
     board = get_board(board) if isinstance(board, str) else board
     generated = model if isinstance(model, GeneratedCode) else generate(model)
     progress = (lambda m: print(m, file=sys.stderr)) if verbose else None
     return FirmwareBuilder(board, progress=progress).build(
-        generated, Path(out_dir) if out_dir else None, use_cache=use_cache, force=force)
+        generated, Path(out_dir) if out_dir else None, use_cache=use_cache, force=force,
+        dut=dut)

@@ -39,6 +39,7 @@ def register_commands(subparsers) -> None:
     p.add_argument("--force", action="store_true",
                    help="write into an output folder of other files (they are kept)")
     p.add_argument("--no-cache", action="store_true", help="rebuild even if cached")
+    _dut_arguments(p)
     p.set_defaults(handler=cmd_build)
 
     p = subparsers.add_parser("flash", help="build a model's firmware and flash it")
@@ -49,6 +50,7 @@ def register_commands(subparsers) -> None:
     p.add_argument("--erase", action="store_true", help="erase the whole chip first")
     p.add_argument("--dry-run", action="store_true",
                    help="print the commands that would run, run nothing")
+    _dut_arguments(p)
     p.set_defaults(handler=cmd_flash)
 
     p = subparsers.add_parser("measure", help="run a model on a device: outputs vs TFLM, "
@@ -62,6 +64,7 @@ def register_commands(subparsers) -> None:
                    help="random inputs (default 10)")
     p.add_argument("--seed", type=int, default=0, help="seed of the random inputs")
     add_json_argument(p, "the measurement")
+    _dut_arguments(p)
     p.set_defaults(handler=cmd_measure)
 
     p = subparsers.add_parser("infer", help="run a batch of inputs through the generated code")
@@ -84,6 +87,37 @@ def _board_arguments(p) -> None:
     p.add_argument("-v", "--verbose", action="store_true", help="log every command run")
 
 
+def _dut_arguments(p) -> None:
+    from tinyflow.firmware.dut import INPUT_TRANSFORMS, RESULTS
+
+    group = p.add_argument_group(
+        "DUT settings", "the firmware as a device under test of MLPerf Tiny's runner; "
+        "MLPerf Tiny's four reference models get their reference submission's settings")
+    group.add_argument("--model-id", help="what `profile` answers in m-model-[...] "
+                                          "(default: the model's name; kws01, vww01, ic01, "
+                                          "ad01 for the reference models)")
+    group.add_argument("--input-transform", choices=INPUT_TRANSFORMS,
+                       help="how the bytes of `db` become the input: as they are, uint8 "
+                            "pixels minus 128, or float32 quantized on the device")
+    group.add_argument("--result", choices=RESULTS,
+                       help="what `results` prints: the dequantized outputs, or the mean "
+                            "squared error between the dequantized output and the input")
+    group.add_argument("--baud", type=positive_int,
+                       help="serial baud rate (default: the board's)")
+
+
+def _dut(args, model_path: str):
+    """The DUT settings the command line asks for (None: the model's own)."""
+    from tinyflow.codegen.ir import load_model
+    from tinyflow.firmware.dut import dut_settings
+
+    overrides = dict(model_id=args.model_id, input_transform=args.input_transform,
+                     result=args.result, baud=args.baud)
+    if all(value is None for value in overrides.values()):
+        return None
+    return dut_settings(load_model(model_path), **overrides)
+
+
 def _setup(args):
     if getattr(args, "verbose", False):
         logging.basicConfig(level=logging.INFO, format="  $ %(message)s", stream=sys.stderr)
@@ -102,7 +136,7 @@ def cmd_build(args) -> int:
     board = _setup(args)
     started = time.perf_counter()
     result = build_firmware(args.model, board, args.output, use_cache=not args.no_cache,
-                            force=args.force, verbose=True)
+                            force=args.force, verbose=True, dut=_dut(args, args.model))
     print(result)
     print("  " + ", ".join(f"{k.replace('_', ' ')} {v:,}" for k, v in result.breakdown.items()
                            if v))
@@ -122,7 +156,7 @@ def cmd_flash(args) -> int:
                         dev_id=args.dev_id, erase=args.erase)
     if not args.dry_run:
         runner.tool()        # fail before building when the tool is missing
-    firmware = build_firmware(args.model, board, verbose=True)
+    firmware = build_firmware(args.model, board, verbose=True, dut=_dut(args, args.model))
     if runner.capabilities.emulate:
         port = runner.run(firmware)
         if args.dry_run:
@@ -156,7 +190,8 @@ def cmd_measure(args) -> int:
     check_json_target(args.json)        # before minutes of building and running
     inputs = load_inputs(args.inputs, load_model(args.model)) if args.inputs else None
     result = measure(args.model, args.board, port=args.port, inputs=inputs, count=args.count,
-                     seed=args.seed, emulate=args.emulate, progress=progress)
+                     seed=args.seed, emulate=args.emulate, progress=progress,
+                     dut=_dut(args, args.model))
     print(result, file=report_stream(args.json))
     if args.json:
         write_json(args.json, result.to_json())

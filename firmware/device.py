@@ -34,8 +34,9 @@ def _quiet(message: str) -> None:
 
 @contextlib.contextmanager
 def open_device(model, board: Board | str, *, port: str | None = None, emulate: bool = False,
-                progress=None, timeout: float = 10.0):
-    """Yield a Device whose session talks to ``model``'s firmware on ``board``."""
+                progress=None, timeout: float = 10.0, dut=None):
+    """Yield a Device whose session talks to ``model``'s firmware on ``board``, built
+    with the DUT settings ``dut`` (firmware/dut.py; default: the model's own)."""
     progress = progress or _quiet
     board = get_board(board) if isinstance(board, str) else board
     generated = model if isinstance(model, GeneratedCode) else generate(model)
@@ -46,14 +47,15 @@ def open_device(model, board: Board | str, *, port: str | None = None, emulate: 
             f"here with --emulate")
     # With --emulate the firmware is the emulation's, also when its port is given.
     runs_on = emulation_of(board) if (emulate or port is None) else board
-    firmware = FirmwareBuilder(runs_on, progress=progress).build(generated)
+    firmware = FirmwareBuilder(runs_on, progress=progress).build(generated, dut=dut)
     runner = None
     try:
         if port is None:
             runner = get_runner(runs_on)
             port = runner.run(firmware)
             progress(f"{runner.name} running {firmware.model} for {runs_on.name} on {port}")
-        session = DeviceSession(port, timeout=timeout)
+        baud = firmware.dut.get("baud") or runs_on.uart["baud"]
+        session = DeviceSession(port, baudrate=baud, timeout=timeout)
         try:
             info = session.handshake()
             expected = (generated.model.name, generated.model.sha256[:16])

@@ -53,9 +53,10 @@ def baseline_inputs(model: Model) -> list[np.ndarray]:
 def measure(model, board: str = "qemu-cortex-m4", *, port: str | None = None,
             inputs=None, count: int = 10, seed: int = 0, emulate: bool = False,
             locate_divergence: bool = True, progress=None,
-            name: str | None = None) -> Measurement:
+            name: str | None = None, dut=None) -> Measurement:
     """Build ``model`` for ``board``, run ``count`` inputs (or ``inputs``) on the device,
     compare every output byte with TFLM and measure latency, layers and memory.
+    ``dut``: the firmware's DUT settings (firmware/dut.py; default: the model's).
 
     Also the profiler's entry point for per-layer times: ``measure(...).layers``.
     """
@@ -67,7 +68,8 @@ def measure(model, board: str = "qemu-cortex-m4", *, port: str | None = None,
     ir = generated.model
     arrays = check_inputs(ir, inputs if inputs is not None else random_inputs(ir, count, seed))
     target = get_board(board)
-    with open_device(generated, target, port=port, emulate=emulate, progress=progress) as device:
+    with open_device(generated, target, port=port, emulate=emulate, progress=progress,
+                     dut=dut) as device:
         outputs, timings = run_batch(device, arrays, progress)
         per_layer, layers_total, unit = device.session.layers()
         memory = device.session.memory()

@@ -13,6 +13,7 @@ import tinyflow
 from tinyflow.boards import Board, MemoryRegion
 from tinyflow.codegen.generator import GeneratedCode
 from tinyflow.common import template_environment
+from tinyflow.firmware.dut import DutSettings, check_baud, dut_settings
 
 # Command line buffer: long enough for ~250 input bytes per `db` command (fewer round
 # trips than MLPerf's 31 bytes), small enough for a 16 KB RAM part.
@@ -72,10 +73,14 @@ def render_batch_program(generated: GeneratedCode, board: Board) -> dict[str, st
     return files
 
 
-def render_firmware(generated: GeneratedCode, board: Board) -> dict[str, str]:
+def render_firmware(generated: GeneratedCode, board: Board,
+                    dut: DutSettings | None = None) -> dict[str, str]:
     """All sources of the firmware: the generated model plus main, startup, drivers and
-    the linker script (file name -> text)."""
+    the linker script (file name -> text). ``dut``: the DUT settings (default: the
+    model's, see firmware/dut.py)."""
     manifest = generated.manifest
+    dut = dut or dut_settings(generated.model)
+    check_baud(dut, board)
     num, den, hz = counter_scale(board)
     common = dict(version=tinyflow.__version__, board=board, model_name=generated.model.name,
                   model_sha256=generated.model.sha256,
@@ -83,10 +88,11 @@ def render_firmware(generated: GeneratedCode, board: Board) -> dict[str, str]:
     files = {name: text for name, text in generated.files.items()
              if name.endswith((".c", ".h"))}
     files["tf_board.h"] = _ENV.get_template("board.h.j2").render(
-        counter_num=num, counter_den=den, counter_hz=hz, command_bytes=COMMAND_BYTES, **common)
+        counter_num=num, counter_den=den, counter_hz=hz, command_bytes=COMMAND_BYTES,
+        uart_baud=dut.baud_for(board), **common)
     files["tf_model_info.h"] = _ENV.get_template("tf_model_info.h.j2").render(
         inputs=_io_entries(manifest["inputs"]), outputs=_io_entries(manifest["outputs"]),
-        **common)
+        dut=dut, **common)
     files["platform.c"] = _ENV.get_template("platform.c.j2").render(**common)
     for name in STATIC_FILES:
         files[name] = _ENV.loader.get_source(_ENV, name)[0]

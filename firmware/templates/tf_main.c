@@ -2,18 +2,23 @@
  * generated model. Commands end with '%'; every reply ends with "m-ready".
  *
  *   name                  m-name-dut-[tinyflow]
- *   profile               m-profile-[...], m-model-[...]
- *   timestamp             m-lap-us-N
+ *   profile               m-profile-[...], m-model-[ID] (the build's model id)
+ *   timestamp             m-lap-us-N: the board's counted units (cycles, or
+ *                         instructions under QEMU) at its clock, in microseconds;
+ *                         also a falling edge on the timestamp pin, if the board has one
  *   db load N             m-[Expecting N bytes]        (input buffer for N bytes)
- *   db HEX                m-load-done when N bytes are in
- *   db print              m-buffer-xx-xx-...
+ *   db HEX                m-load-done when N bytes are in; the bytes become the
+ *                         model's input as the build says (TF_INPUT_TRANSFORM)
+ *   db print              m-buffer-xx-xx-... (the bytes as they were sent)
  *   infer N W             N timed inferences after W warmups, then the results;
  *                         a byte other than a line end stops it between
  *                         inferences (send '%'): e-[infer interrupted after K of N
  *                         inferences]
- *   results               m-results-[f,f,...]          (dequantized outputs)
+ *   results               m-results-[f,f,...]          (dequantized outputs), or
+ *                         m-results-[f] (TF_RESULT_MSE: the reconstruction error)
  * tinyflow extensions (prefix tf-):
- *   tf-load N             N raw input bytes follow the '%' (half the bytes of hex);
+ *   tf-load N             N raw input bytes follow the '%' (half the bytes of hex),
+ *                         the model's own input bytes whatever TF_INPUT_TRANSFORM;
  *                         m-tf-load-done-SUM with their sum, for the host to check;
  *                         1 s without a byte: e-[tf-load timeout after K of N bytes]
  *   tf-info               board, counter unit, model sizes
@@ -27,25 +32,47 @@
  * Part of tinyflow's firmware (firmware/templates/ in tinyflow), copied verbatim into
  * every build: the same for every model and board. What differs comes from generated
  * headers: the board (tf_board.h) and the model (tf_model_info.h). */
+#include <math.h>
 #include <stdint.h>
 #include <string.h>
 
 #include "tf_board.h"
 #include "platform.h"
 #include "tf_hooks.h"
+
+/* How the bytes of `db` become the model's input (TF_INPUT_TRANSFORM, chosen by the
+ * build: firmware/dut.py). */
+#define TF_TRANSFORM_NONE 0              /* copied as they are */
+#define TF_TRANSFORM_UINT8_MINUS_128 1   /* uint8 pixels - 128, as int8 */
+#define TF_TRANSFORM_FLOAT32_QUANTIZE 2  /* float32 values quantized on the device */
+
 #include "tf_model_info.h"
+
+#if TF_INPUT_TRANSFORM == TF_TRANSFORM_FLOAT32_QUANTIZE && defined(__BYTE_ORDER__) \
+    && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "float32-quantize reads the db bytes as little-endian floats"
+#endif
 
 static const uint32_t input_bytes[TF_NUM_INPUTS] = TF_INPUT_BYTES;
 static const uint32_t output_bytes[TF_NUM_OUTPUTS] = TF_OUTPUT_BYTES;
+#if !TF_RESULT_MSE
 static const uint8_t output_is_int8[TF_NUM_OUTPUTS] = TF_OUTPUT_IS_INT8;
+#endif
 static const float output_scale[TF_NUM_OUTPUTS] = TF_OUTPUT_SCALES;
 static const int32_t output_zero_point[TF_NUM_OUTPUTS] = TF_OUTPUT_ZERO_POINTS;
 
-/* The host loads all inputs, concatenated, into this buffer ("db"); each inference
- * copies it into the arena, since layers may reuse the input's arena space. */
+/* The model's input bytes (all inputs, concatenated), as `db` or `tf-load` left them;
+ * each inference copies them into the arena, since layers may reuse the input's arena
+ * space. */
 static uint8_t db_buffer[TF_INPUT_TOTAL_BYTES];
-static uint32_t db_expected;
-static uint32_t db_loaded;
+#if TF_INPUT_TRANSFORM == TF_TRANSFORM_FLOAT32_QUANTIZE
+/* The float input itself: `db` sends it; results in TF_RESULT_MSE compare with it. */
+static float db_floats[TF_INPUT_TOTAL_BYTES];
+#endif
+static uint32_t db_expected;     /* bytes `db load` announced (TF_DB_BYTES when whole) */
+static uint32_t db_loaded;       /* bytes `db` brought since */
+static int input_complete;       /* db_buffer holds a whole input */
+static int input_raw;            /* ... which tf-load sent: the model's bytes themselves */
 
 static char command[TF_CMD_BYTES + 1];
 
@@ -127,6 +154,50 @@ static void put_error(const char *what, const char *detail)
 static uint64_t ticks_to_units(uint64_t ticks)
 {
     return ticks * TF_COUNTER_NUM / TF_COUNTER_DEN;
+}
+
+/* The board's clock model, the one measure and profile report times in: one counted
+ * unit per cycle of TF_CLOCK_HZ. Exact on real cores (cycles); under QEMU an
+ * instruction counts as one cycle. Split so a long uptime cannot overflow. */
+static uint64_t units_to_us(uint64_t units)
+{
+    return units / TF_CLOCK_HZ * 1000000u + units % TF_CLOCK_HZ * 1000000u / TF_CLOCK_HZ;
+}
+
+#if TF_HAS_TIMESTAMP_PIN
+/* The pin idles high; a timestamp pulls it low for 10 us (EEMBC asks for at least 1). */
+static void pulse_timestamp_pin(void)
+{
+    tf_timestamp_pin_set(0);
+    const uint64_t started = tf_counter_read();
+    while (tf_counter_read() - started <= TF_COUNTER_HZ / 100000u) {
+    }
+    tf_timestamp_pin_set(1);
+}
+#endif
+
+/* A timestamp: m-lap-us-N for the runner's performance mode and, on boards with a
+ * timestamp pin, the falling edge an EEMBC energy monitor records. The edge comes
+ * after the line when a timed region starts and before it when one ends, so the
+ * energy window holds no serial output. */
+static void put_timestamp(int edge_before_line)
+{
+    const uint64_t now = tf_counter_read();
+#if TF_HAS_TIMESTAMP_PIN
+    if (edge_before_line) {
+        pulse_timestamp_pin();
+    }
+#else
+    (void)edge_before_line;
+#endif
+    put_str("m-lap-us-");
+    put_u64(units_to_us(ticks_to_units(now)));
+    put_str("\r\n");
+#if TF_HAS_TIMESTAMP_PIN
+    if (!edge_before_line) {
+        pulse_timestamp_pin();
+    }
+#endif
 }
 
 void tf_fault(const char *what)
@@ -221,13 +292,62 @@ static int split_words(char *line, char **words, int max)
 
 static int input_ready(void)
 {
-    if (db_expected != TF_INPUT_TOTAL_BYTES || db_loaded != TF_INPUT_TOTAL_BYTES) {
+    if (!input_complete) {
         put_str("e-[no input loaded: send 'db load ");
-        put_u64(TF_INPUT_TOTAL_BYTES);
+        put_u64(TF_DB_BYTES);
         put_line("' and the bytes first]");
         return 0;
     }
     return 1;
+}
+
+/* --- the db bytes and the model's input (TF_INPUT_TRANSFORM) --- */
+
+#if TF_INPUT_TRANSFORM == TF_TRANSFORM_FLOAT32_QUANTIZE
+/* As MLPerf Tiny's reference submission quantizes: round half away from zero of
+ * value / scale, plus the zero point, clamped to int8 (NaN gives -128). */
+static int8_t quantize_input(float value)
+{
+    float q = roundf(value / TF_INPUT_SCALE);
+    if (!(q > -1000.0f)) {
+        q = -1000.0f;
+    } else if (q > 1000.0f) {
+        q = 1000.0f;
+    }
+    int32_t result = (int32_t)q + TF_INPUT_ZERO_POINT;
+    result = result < -128 ? -128 : result > 127 ? 127 : result;
+    return (int8_t)result;
+}
+#endif
+
+/* Byte `index` of the db input arrives: it becomes part of the model's input. */
+static void store_db_byte(uint32_t index, uint8_t byte)
+{
+#if TF_INPUT_TRANSFORM == TF_TRANSFORM_UINT8_MINUS_128
+    db_buffer[index] = byte ^ 0x80u;     /* u - 128 as int8 is u with its top bit flipped */
+#elif TF_INPUT_TRANSFORM == TF_TRANSFORM_FLOAT32_QUANTIZE
+    ((uint8_t *)db_floats)[index] = byte;
+    if (index % 4u == 3u) {
+        db_buffer[index / 4u] = (uint8_t)quantize_input(db_floats[index / 4u]);
+    }
+#else
+    db_buffer[index] = byte;
+#endif
+}
+
+/* Byte `index` of the input as it was sent (for `db print`). */
+static uint8_t sent_db_byte(uint32_t index)
+{
+    if (input_raw) {
+        return db_buffer[index];
+    }
+#if TF_INPUT_TRANSFORM == TF_TRANSFORM_UINT8_MINUS_128
+    return db_buffer[index] ^ 0x80u;
+#elif TF_INPUT_TRANSFORM == TF_TRANSFORM_FLOAT32_QUANTIZE
+    return ((const uint8_t *)db_floats)[index];
+#else
+    return db_buffer[index];
+#endif
 }
 
 static void copy_inputs(void)
@@ -250,6 +370,28 @@ static void put_hex_lines(const uint8_t *bytes, uint32_t count)
     }
 }
 
+#if TF_RESULT_MSE
+/* The mean squared error between the dequantized output and the float input, summed
+ * in order in float as MLPerf Tiny's reference submission for AD computes it. */
+static float reconstruction_error(void)
+{
+    const int8_t *output = (const int8_t *)tf_model_output(0);
+    float sum = 0.0f;
+    for (uint32_t i = 0; i < TF_INPUT_TOTAL_BYTES; ++i) {
+        const float value = (float)((int32_t)output[i] - output_zero_point[0]) * output_scale[0];
+        const float difference = value - db_floats[i];
+        sum += difference * difference;
+    }
+    return sum / (float)TF_INPUT_TOTAL_BYTES;
+}
+
+static void print_results(void)
+{
+    put_str("m-results-[");
+    put_fixed3(reconstruction_error());
+    put_line("]");
+}
+#else
 static void print_results(void)
 {
     put_str("m-results-[");
@@ -265,6 +407,7 @@ static void print_results(void)
     }
     put_line("]");
 }
+#endif
 
 /* --- commands: each gets the words of its line (words[0] is its name) --- */
 
@@ -280,16 +423,14 @@ static void command_profile(char **words, int count)
     (void)words;
     (void)count;
     put_line("m-profile-[ULPMark for tinyML Firmware V0.0.1]");
-    put_line("m-model-[" TF_MODEL_NAME "]");
+    put_line("m-model-[" TF_MODEL_ID "]");
 }
 
 static void command_timestamp(char **words, int count)
 {
     (void)words;
     (void)count;
-    put_str("m-lap-us-");
-    put_u64(tf_counter_read() * 1000000u / TF_COUNTER_HZ);
-    put_str("\r\n");
+    put_timestamp(1);
 }
 
 static void command_db(char **words, int count)
@@ -300,28 +441,33 @@ static void command_db(char **words, int count)
     } else if (strcmp(words[1], "load") == 0) {
         if (count < 3 || !parse_u32(words[2], &n) || n == 0) {
             put_line("e-[Command 'db load' requires the # of bytes, >0]");
-        } else if (n > TF_INPUT_TOTAL_BYTES) {
+        } else if (n > TF_DB_BYTES) {
             db_expected = 0;
             db_loaded = 0;
+            input_complete = 0;
+            input_raw = 0;
             put_str("e-[db load ");
             put_u64(n);
             put_str(" exceeds the input buffer of ");
-            put_u64(TF_INPUT_TOTAL_BYTES);
+            put_u64(TF_DB_BYTES);
             put_line(" bytes]");
         } else {
             db_expected = n;
             db_loaded = 0;
+            input_complete = 0;
+            input_raw = 0;
             put_str("m-[Expecting ");
             put_u64(n);
             put_line(" bytes]");
         }
     } else if (strcmp(words[1], "print") == 0) {
-        for (uint32_t i = 0; i < db_loaded; ++i) {
+        const uint32_t shown = input_raw ? TF_INPUT_TOTAL_BYTES : db_loaded;
+        for (uint32_t i = 0; i < shown; ++i) {
             if (i % 8u == 0) {
                 put_str("m-buffer-");
             }
-            put_hex8(db_buffer[i]);
-            put_str((i + 1) % 8u == 0 || i + 1 == db_loaded ? "\r\n" : "-");
+            put_hex8(sent_db_byte(i));
+            put_str((i + 1) % 8u == 0 || i + 1 == shown ? "\r\n" : "-");
         }
     } else {
         const char *hex = words[1];
@@ -346,8 +492,9 @@ static void command_db(char **words, int count)
                 put_line(" bytes announced by 'db load']");
                 return;
             }
-            db_buffer[db_loaded++] = (uint8_t)(high << 4 | low);
+            store_db_byte(db_loaded++, (uint8_t)(high << 4 | low));
             if (db_loaded == db_expected) {
+                input_complete = db_loaded == TF_DB_BYTES;
                 put_line("m-load-done");
             }
         }
@@ -364,6 +511,8 @@ static void command_load(char **words, int count)
         return;
     }
     uint32_t sum = 0, got = 0;
+    input_complete = 0;
+    input_raw = 0;
     while (got < n) {
         const int byte = read_payload_byte();
         if (byte < 0) {
@@ -381,8 +530,18 @@ static void command_load(char **words, int count)
         db_buffer[got++] = (uint8_t)byte;
         sum += (uint8_t)byte;
     }
-    db_expected = n;
-    db_loaded = n;
+    /* The `db` counters no longer describe the buffer. */
+    db_expected = 0;
+    db_loaded = 0;
+    input_complete = 1;
+    input_raw = 1;
+#if TF_INPUT_TRANSFORM == TF_TRANSFORM_FLOAT32_QUANTIZE
+    /* The float input these bytes stand for: each value dequantized. */
+    for (uint32_t i = 0; i < TF_INPUT_TOTAL_BYTES; ++i) {
+        db_floats[i] = (float)((int32_t)(int8_t)db_buffer[i] - TF_INPUT_ZERO_POINT)
+                       * TF_INPUT_SCALE;
+    }
+#endif
     put_str("m-tf-load-done-");
     put_u64(sum);
     put_str("\r\n");
@@ -437,10 +596,7 @@ static void command_infer(char **words, int count)
     put_str("\r\n");
     /* Each inference is timed alone: the input copy before it is not counted. */
     uint64_t total = 0, least = UINT64_MAX, most = 0;
-    const uint64_t started = tf_counter_read();
-    put_str("m-lap-us-");
-    put_u64(started * 1000000u / TF_COUNTER_HZ);
-    put_str("\r\n");
+    put_timestamp(0);
     for (uint32_t i = 0; i < n; ++i) {
         if (infer_interrupted(i, n, " inferences")) {
             return;
@@ -453,10 +609,7 @@ static void command_infer(char **words, int count)
         least = ticks < least ? ticks : least;
         most = ticks > most ? ticks : most;
     }
-    const uint64_t ended = tf_counter_read();
-    put_str("m-lap-us-");
-    put_u64(ended * 1000000u / TF_COUNTER_HZ);
-    put_str("\r\n");
+    put_timestamp(1);
     put_str("m-tf-infer-");
     put_u64(n);
     put_str("-total-");
@@ -679,6 +832,9 @@ int main(void)
     tf_clock_init();
     tf_uart_init();
     tf_counter_init();
+#if TF_HAS_TIMESTAMP_PIN
+    tf_timestamp_pin_init();
+#endif
     tf_model_init();
     put_line("m-timestamp-mode-performance");
     put_line("m-init-done");

@@ -9,7 +9,30 @@
 #define UART_RXD TF_REG(TF_UART_BASE + 0x518u)
 #define UART_TXD TF_REG(TF_UART_BASE + 0x51Cu)
 #define UART_BAUDRATE TF_REG(TF_UART_BASE + 0x524u)
-#define UART_BAUD_115200 0x01D7E000u
+/* BAUDRATE: the product specification's register values for the standard rates;
+ * others from the register's meaning, baud * 2^32 / 16 MHz to 4096. */
+#if TF_UART_BAUD == 9600
+#define UART_BAUD_VALUE 0x00275000u
+#elif TF_UART_BAUD == 19200
+#define UART_BAUD_VALUE 0x004EA000u
+#elif TF_UART_BAUD == 38400
+#define UART_BAUD_VALUE 0x009D5000u
+#elif TF_UART_BAUD == 57600
+#define UART_BAUD_VALUE 0x00EBF000u
+#elif TF_UART_BAUD == 115200
+#define UART_BAUD_VALUE 0x01D7E000u
+#elif TF_UART_BAUD == 230400
+#define UART_BAUD_VALUE 0x03AFB000u
+#elif TF_UART_BAUD == 460800
+#define UART_BAUD_VALUE 0x075F7000u
+#elif TF_UART_BAUD == 921600
+#define UART_BAUD_VALUE 0x0EBED000u
+#elif TF_UART_BAUD == 1000000
+#define UART_BAUD_VALUE 0x10000000u
+#else
+#define UART_BAUD_VALUE \
+    ((uint32_t)((((uint64_t)TF_UART_BAUD << 32) / 16000000u + 0x800u) & 0xFFFFF000u))
+#endif
 
 /* GPIO: P0 at 0x50000000 (P1 at 0x50000300 on the nRF52840); pin numbers >= 32 are P1. */
 #define GPIO_PORT(pin) (0x50000000u + ((uint32_t)(pin) >> 5) * 0x300u)
@@ -26,7 +49,7 @@ void tf_uart_init(void)
     UART_PSELTXD = TF_UART_TX_PIN;
     UART_PSELRXD = TF_UART_RX_PIN;
 #endif
-    UART_BAUDRATE = UART_BAUD_115200;
+    UART_BAUDRATE = UART_BAUD_VALUE;
     UART_ENABLE = 4u;
     UART_STARTTX = 1u;
     UART_STARTRX = 1u;
