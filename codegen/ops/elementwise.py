@@ -1,4 +1,18 @@
-"""ADD and MUL on int8, with numpy-style broadcasting."""
+"""Binary element-wise ops on int8, with numpy-style broadcasting: ADD, SUB, MUL,
+SQUARED_DIFFERENCE, MAXIMUM and MINIMUM, as TFLM's reference kernels compute them.
+
+- ADD and SUB (add_common.cc, sub_common.cc): both inputs are brought to a common
+  scale (twice the larger input scale) with 20 bits of headroom, added or
+  subtracted, and rescaled to the output. The same C (add.c.j2); only the
+  multipliers' arithmetic differs: ADD computes them in double, SUB in float32.
+- SQUARED_DIFFERENCE (squared_difference.cc): the same common scale with 7 bits of
+  headroom, the difference squared, rescaled by the square of that scale.
+- MAXIMUM and MINIMUM (maximum_minimum.cc) compare the raw int8 values: TFLM
+  assumes the inputs and the output share one quantization (the converter makes
+  them so); tinyflow refuses a model where they do not.
+"""
+
+import numpy as np
 
 from tinyflow.codegen.ops.base import Layer, Prepared, register
 from tinyflow.codegen.quantize import activation_range, quantize_multiplier
@@ -55,23 +69,66 @@ def _cost(layer: Layer, a, b, y) -> dict:
                 cost_terms=("calls", "outputs", "signed_operands"))
 
 
-@register("ADD")
-def add(layer: Layer) -> Prepared:
+def _common_scale(a, b, y, left_shift: int, float32: bool) -> dict:
+    """The multipliers of ADD and SUB: each input to half its share of twice the
+    larger input scale, the result to the output scale (see the module docstring)."""
+    if float32:       # sub_common.cc: float arithmetic, widened to double at the end
+        twice = np.float32(2) * max(np.float32(a.scale), np.float32(b.scale))
+        a_real = float(np.float32(a.scale) / twice)
+        b_real = float(np.float32(b.scale) / twice)
+        out_real = float(twice / (np.float32(1 << left_shift) * np.float32(y.scale)))
+    else:             # add_common.cc: double arithmetic
+        twice = 2 * max(a.scale, b.scale)
+        a_real, b_real = a.scale / twice, b.scale / twice
+        out_real = twice / ((1 << left_shift) * y.scale)
+    a_multiplier, a_shift = quantize_multiplier(a_real)
+    b_multiplier, b_shift = quantize_multiplier(b_real)
+    out_multiplier, out_shift = quantize_multiplier(out_real)
+    return dict(left_shift=left_shift, a_multiplier=a_multiplier, a_shift=a_shift,
+                b_multiplier=b_multiplier, b_shift=b_shift,
+                out_multiplier=out_multiplier, out_shift=out_shift)
+
+
+@register("ADD", "SUB")
+def add_or_sub(layer: Layer) -> Prepared:
     a, b, y = _check(layer)
-    left_shift = 20
-    twice_max_input_scale = 2 * max(a.scale, b.scale)
-    a_multiplier, a_shift = quantize_multiplier(a.scale / twice_max_input_scale)
-    b_multiplier, b_shift = quantize_multiplier(b.scale / twice_max_input_scale)
-    out_multiplier, out_shift = quantize_multiplier(
-        twice_max_input_scale / ((1 << left_shift) * y.scale))
+    subtract = layer.opcode == "SUB"
     act_min, act_max = activation_range(layer.activation(), y.scale, y.zero_point)
     return layer.prepared(
-        "add.c.j2", **_cost(layer, a, b, y), a=a, b=b, y=y, left_shift=left_shift,
+        "add.c.j2", **_cost(layer, a, b, y), a=a, b=b, y=y, subtract=subtract,
         a_offset=-a.zero_point, b_offset=-b.zero_point, output_offset=y.zero_point,
-        a_multiplier=a_multiplier, a_shift=a_shift,
-        b_multiplier=b_multiplier, b_shift=b_shift,
-        out_multiplier=out_multiplier, out_shift=out_shift,
+        **_common_scale(a, b, y, left_shift=20, float32=subtract),
         act_min=act_min, act_max=act_max, **_broadcast(layer, a, b, y))
+
+
+@register("SQUARED_DIFFERENCE")
+def squared_difference(layer: Layer) -> Prepared:
+    a, b, y = _check(layer)
+    left_shift = 7     # (255 << 7)^2 still fits an int32
+    twice = 2 * max(a.scale, b.scale)
+    a_multiplier, a_shift = quantize_multiplier(a.scale / twice)
+    b_multiplier, b_shift = quantize_multiplier(b.scale / twice)
+    # TFLM: (1 << 14) * output scale in float, then widened.
+    out_multiplier, out_shift = quantize_multiplier(
+        twice * twice / float(np.float32(1 << (2 * left_shift)) * np.float32(y.scale)))
+    return layer.prepared(
+        "squared_difference.c.j2", **_cost(layer, a, b, y), a=a, b=b, y=y,
+        left_shift=left_shift, a_offset=-a.zero_point, b_offset=-b.zero_point,
+        output_offset=y.zero_point, a_multiplier=a_multiplier, a_shift=a_shift,
+        b_multiplier=b_multiplier, b_shift=b_shift, out_multiplier=out_multiplier,
+        out_shift=out_shift, **_broadcast(layer, a, b, y))
+
+
+@register("MAXIMUM", "MINIMUM")
+def maximum_or_minimum(layer: Layer) -> Prepared:
+    a, b, y = _check(layer)
+    for ref, what in ((a, "input 1"), (b, "input 2")):
+        layer.require(ref.tensor.quantization == y.tensor.quantization,
+                      f"{what} is quantized (scale {ref.scale:g}, zero point "
+                      f"{ref.zero_point}) unlike the output (scale {y.scale:g}, zero point "
+                      f"{y.zero_point}); TFLM compares raw int8 values, so they must match")
+    return layer.prepared("maximum_minimum.c.j2", **_cost(layer, a, b, y), a=a, b=b, y=y,
+                          maximum=layer.opcode == "MAXIMUM", **_broadcast(layer, a, b, y))
 
 
 @register("MUL")
