@@ -257,9 +257,31 @@ def data_movement(keras):
     return keras.Model(inputs, keras.layers.Dense(10)(x))
 
 
+def elementwise_binary(keras):
+    """SUB, MAXIMUM, MINIMUM and SQUARED_DIFFERENCE, two sizes of each: same shapes on
+    12x12x8, then broadcasts of a 1x1x16 average over 6x6x16."""
+    import tensorflow as tf
+
+    def squared_difference(pair):
+        return keras.layers.Lambda(lambda p: tf.math.squared_difference(*p))(pair)
+
+    inputs = keras.Input((12, 12, 8), batch_size=1)
+    x = keras.layers.Subtract()([inputs, keras.layers.Conv2D(8, 1)(inputs)])
+    x = keras.layers.Maximum()([x, keras.layers.Conv2D(8, 3, padding="same")(x)])
+    x = keras.layers.Minimum()([x, keras.layers.Conv2D(8, 1)(x)])
+    x = squared_difference([x, keras.layers.Conv2D(8, 1)(x)])
+    x = keras.layers.Conv2D(16, 3, strides=2, padding="same")(x)         # 6x6x16
+    x = keras.layers.Subtract()([x, keras.layers.AveragePooling2D(6)(x)])
+    x = keras.layers.Maximum()([x, keras.layers.AveragePooling2D(6)(x)])
+    x = keras.layers.Minimum()([x, keras.layers.AveragePooling2D(6)(x)])
+    x = squared_difference([x, keras.layers.AveragePooling2D(6)(x)])
+    x = keras.layers.Flatten()(x)
+    return keras.Model(inputs, keras.layers.Dense(10)(x))
+
+
 BUILDERS = [mobilenet_rgb, mobilenet_wide, keyword_audio, residual_rgb, first_layers,
             spectrogram, plain_convs, depthwise_variants, dense_autoencoder, dense_classifier,
-            misc_ops, standalone_activations, data_movement]
+            misc_ops, standalone_activations, data_movement, elementwise_binary]
 
 
 def _fingerprint(builder) -> str:
