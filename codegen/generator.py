@@ -236,20 +236,29 @@ def generate(model: Model | str | Path, *, prefix: str = "tinyflow", planner=Non
                   model_sha256=model.sha256, prefix=prefix, PREFIX=prefix.upper())
 
     layer_code = []
-    weight_users: dict[int, list[int]] = {}      # constant tensor -> layers that read it
+    # Every constant array the code reads, by C name: (tensor, layout, data), and its layers.
+    # A kernel may read a tensor rearranged at build time (Layer.packed_constants).
+    arrays: dict[str, tuple] = {}
+    weight_users: dict[str, list[int]] = {}
     for layer, result in prepared:
         template = _ENV.get_template("ops/" + result.template)
         layer_code.append(template.render(layer=layer, tables=result.tables, **result.params))
         for index in layer.used_constants:
-            weight_users.setdefault(index, []).append(layer.index)
+            tensor = model.tensors[index]
+            arrays[weight_name(index)] = (tensor, None, tensor.data)
+        for packed in layer.packed_constants.values():
+            arrays[packed.name] = (packed.tensor, packed.layout, packed.data)
+        for name in layer_weight_names(layer, weight_name):
+            weight_users.setdefault(name, []).append(layer.index)
 
     weights = []
-    for index in sorted(weight_users):
-        tensor = model.tensors[index]
+    for name, (tensor, layout, data) in sorted(arrays.items(),
+                                                key=lambda item: (item[1][0].index, item[0])):
         weights.append(dict(
-            index=index, name=weight_name(index), tensor_name=tensor.name, dtype=tensor.dtype,
-            ctype=C_TYPES[tensor.dtype], shape=list(tensor.shape), elements=tensor.num_elements,
-            nbytes=tensor.nbytes, body=_carray(tensor.data), layers=sorted(weight_users[index]),
+            index=tensor.index, name=name, tensor_name=tensor.name, dtype=tensor.dtype,
+            layout=layout or "tflite", ctype=C_TYPES[tensor.dtype],
+            shape=list(tensor.shape if layout is None else data.shape), elements=int(data.size),
+            nbytes=int(data.nbytes), body=_carray(data), layers=sorted(weight_users[name]),
         ))
 
     layers = [layer for layer, _ in prepared]
@@ -279,8 +288,8 @@ def generate(model: Model | str | Path, *, prefix: str = "tinyflow", planner=Non
         outputs=[{k: e[k] for k in ("name", "dtype", "shape", "nbytes", "offset", "scale_value",
                                     "zero_point")} for e in outputs],
         scratch_bytes=plan.scratch_bytes,
-        weights=[{k: w[k] for k in ("name", "index", "tensor_name", "dtype", "shape", "nbytes",
-                                    "layers")} for w in weights],
+        weights=[{k: w[k] for k in ("name", "index", "tensor_name", "dtype", "layout", "shape",
+                                    "nbytes", "layers")} for w in weights],
         layers=[_layer_entry(layer, result, plan, weight_name) for layer, result in prepared],
         memory_plan=[dict(name=b.name, offset=b.offset, size=b.size, first_use=b.first_use,
                           last_use=b.last_use) for b in plan.buffers],
@@ -288,6 +297,12 @@ def generate(model: Model | str | Path, *, prefix: str = "tinyflow", planner=Non
     )
     files["manifest.json"] = json.dumps(manifest, indent=2, sort_keys=True) + "\n"
     return GeneratedCode(model=model, plan=plan, prefix=prefix, files=files)
+
+
+def layer_weight_names(layer: Layer, weight_name) -> list[str]:
+    """The C names of the constant arrays a rendered layer reads: tensors as stored and
+    tensors packed into a kernel's layout."""
+    return sorted([weight_name(i) for i in layer.used_constants] + list(layer.packed_constants))
 
 
 def _layer_entry(layer: Layer, result: Prepared, plan: MemoryPlan, weight_name) -> dict:
@@ -301,7 +316,7 @@ def _layer_entry(layer: Layer, result: Prepared, plan: MemoryPlan, weight_name) 
         tables=[dict(symbol=f"layer{layer.index}_{t.name}", ctype=t.ctype,
                      elements=len(t.values), nbytes=t.nbytes) for t in result.tables],
         table_bytes=result.table_bytes,
-        weights=[weight_name(i) for i in sorted(layer.used_constants)],
+        weights=layer_weight_names(layer, weight_name),
         scratch_bytes=result.scratch_bytes, scratch_offset=scratch.offset if scratch else None,
         aliases_input=result.aliases_input,
         output_offset=layer.output_offset, output_bytes=layer.output_bytes)

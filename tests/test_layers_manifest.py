@@ -47,26 +47,37 @@ def test_profiler_facts_are_the_manifest(name):
 
 
 def test_scratch_is_planned_in_the_arena():
-    """ad01's first layer widens a 640-byte input row to int16 columns: 1,280 bytes of
-    scratch that live in the arena, for that layer only, counted in its size."""
-    model = load_model(mlperf_model("ad01_int8"))
+    """KWS's first layer (a 10x4 filter on one channel) gathers each window as an int8
+    patch of 40 values, then widens two pixels' patches into an int16 column pair of 10
+    blocks of four: 40 + 2 * 2 * 40 = 200 bytes of scratch that live in the arena, for
+    that layer only, counted in its size."""
+    model = load_model(mlperf_model("kws_ref_model"))
     plan = plan_memory(model)
     plan.check()
     scratch = plan.scratch[0]
-    assert scratch.size == 1280 and scratch.first_use == scratch.last_use == 0
+    assert scratch.size == 200 and scratch.first_use == scratch.last_use == 0
     tensors = sum(model.tensors[t].nbytes for t in (model.operators[0].inputs[0],
                                                     model.operators[0].outputs[0]))
-    assert plan.arena_bytes >= tensors + 1280
+    assert plan.arena_bytes >= tensors + 200
     manifest = generate(model).manifest
     assert manifest["arena_bytes"] == plan.arena_bytes
     assert manifest["layers"][0]["scratch_offset"] == scratch.offset
     assert manifest["scratch_bytes"] == max(b.size for b in plan.scratch.values())
 
 
+def test_a_single_row_fully_connected_layer_needs_no_scratch():
+    """ad01's layers are fully connected on one row: the int8 input is read as it is,
+    against weights packed four rows at a time, with the input offset in the bias."""
+    manifest = generate(load_model(mlperf_model("ad01_int8"))).manifest
+    assert all(layer["scratch_bytes"] == 0 for layer in manifest["layers"])
+    packed = [w for w in manifest["weights"] if w["layout"] == "quads"]
+    assert packed and all(w["name"].endswith("_quads") for w in packed)
+
+
 def test_inspect_shows_scratch(capsys):
-    assert main(["inspect", str(mlperf_model("ad01_int8"))]) == 0
+    assert main(["inspect", str(mlperf_model("kws_ref_model"))]) == 0
     out = capsys.readouterr().out
-    assert "scratch of layer 0 FULLY_CONNECTED" in out and "scratch up to 1280 bytes" in out
+    assert "scratch of layer 0 CONV_2D" in out and "scratch up to 256 bytes" in out
 
 
 def test_reshape_aliases_because_its_op_says_so():

@@ -94,6 +94,20 @@ def register(*opcodes: str):
     return decorate
 
 
+@dataclass(frozen=True, eq=False)
+class PackedWeights:
+    """A constant tensor in a kernel's layout: the C array ``name`` holds ``data``."""
+
+    name: str
+    tensor: Tensor
+    layout: str
+    data: np.ndarray
+
+    @property
+    def ptr(self) -> str:
+        return self.name
+
+
 class TensorRef:
     """A tensor as a template sees it: its C pointer expression and its numbers."""
 
@@ -110,6 +124,14 @@ class TensorRef:
             return self._layer.weight_name(t.index)
         offset = self._layer.plan.offset(t.index)
         return f"(({self.ctype} *)(arena + {offset}))"
+
+    def packed(self, layout: str, data: np.ndarray) -> "PackedWeights":
+        """This constant rearranged at build time into the layout a kernel reads (see
+        codegen/ops/packing.py): emitted with the weights as <weights>_<layout> and counted
+        as the layer's weights, instead of the tensor as the model stores it."""
+        name = f"{self._layer.weight_name(self.tensor.index)}_{layout}"
+        self._layer.packed_constants[name] = PackedWeights(name, self.tensor, layout, data)
+        return self._layer.packed_constants[name]
 
     @property
     def ctype(self) -> str:
@@ -153,6 +175,7 @@ class Layer:
         self.weight_name = weight_name
         self.plan: MemoryPlan | None = None      # set once the arena is planned
         self.used_constants: set[int] = set()    # constants the rendered code references
+        self.packed_constants: dict[str, PackedWeights] = {}   # ... and those it packed
 
     @property
     def index(self) -> int:

@@ -3,6 +3,7 @@
 import numpy as np
 
 from tinyflow.codegen.ops.base import Layer, Prepared, register
+from tinyflow.codegen.ops.packing import ROW_PAIRS, depth_blocks, pack_row_pairs, right_shifts_only
 from tinyflow.codegen.ops.window import window_counts
 from tinyflow.codegen.quantize import activation_range, quantize_multipliers, same_padding
 
@@ -100,20 +101,24 @@ def conv_2d(layer: Layer) -> Prepared:
     requantization = _requantization(layer, x, w, y, out_c)
     macs, features = _window_features(layer, x, window, filter_h, filter_w, out_c, filter_c)
     patch_size = filter_h * filter_w * filter_c
+    blocks = depth_blocks(patch_size)
     if groups > 1:
         path, variant, cost_terms, scratch, gather = ("grouped_body", "conv_grouped",
                                                       GROUPED_COST_TERMS, 0, None)
+        packed = None
     else:
         gather = _gather_mode(window, filter_h, filter_w, filter_c)
         path, variant, cost_terms = "matrix_body", f"conv_{gather}", MATRIX_COST_TERMS
-        # Two int16 input columns (im2col, offset added), plus an int8 patch to
-        # gather taps whose channels do not come in fours.
-        scratch = 2 * 2 * patch_size + (patch_size if gather == "patch" else 0)
+        # A column pair (two pixels' int16 input columns, offset added, 4 * blocks values
+        # each), plus an int8 patch to gather taps whose channels do not come in fours.
+        scratch = 2 * 2 * 4 * blocks + (patch_size if gather == "patch" else 0)
+        packed = w.packed(ROW_PAIRS, pack_row_pairs(w.data.reshape(out_c, patch_size)))
     return layer.prepared(
         "conv_2d.c.j2", variant=variant, macs=macs, features=features,
         cost_terms=cost_terms, tables=_requantization_tables(layer, requantization),
         scratch_bytes=scratch, path=path,
-        x=x, w=w, bias=bias, y=y,
+        x=x, w=w, bias=bias, y=y, packed=packed, blocks=blocks,
+        right_shifts_only=right_shifts_only(requantization["shifts"]),
         batches=x.dim(0), in_h=x.dim(1), in_w=x.dim(2), in_c=in_c,
         filter_h=filter_h, filter_w=filter_w, filter_c=filter_c, out_c=out_c,
         groups=groups, filters_per_group=out_c // groups,

@@ -1,6 +1,10 @@
 """FULLY_CONNECTED, int8 with per-tensor or per-channel weights."""
 
+import numpy as np
+
 from tinyflow.codegen.ops.base import Layer, Prepared, register
+from tinyflow.codegen.ops.packing import (ROW_PAIRS, ROW_QUADS, depth_blocks, pack_row_pairs,
+                                          pack_row_quads, right_shifts_only)
 from tinyflow.codegen.quantize import activation_range, quantize_multipliers
 
 
@@ -24,6 +28,9 @@ def fully_connected(layer: Layer) -> Prepared:
     layer.require(x.elements % depth == 0,
                   f"input of {x.elements} elements does not split into rows of {depth}")
     layer.require(y.shape[-1] == units, f"output shape {list(y.shape)} has no {units} units")
+    layer.require(y.elements == x.elements // depth * units,
+                  f"output shape {list(y.shape)} does not hold {x.elements // depth} rows "
+                  f"of {units} units")
     scales = w.tensor.quantization.scale
     layer.require(len(scales) in (1, units), f"weights have {len(scales)} scales for {units} units")
     if len(scales) == 1:
@@ -39,13 +46,36 @@ def fully_connected(layer: Layer) -> Prepared:
     tables = ([layer.table("multiplier", "int32_t", multipliers),
                layer.table("shift", "int8_t", shifts)] if per_channel or fast else [])
     macs = batches * units * depth
+    folded = _folded_bias(w, bias, -x.zero_point) if fast and batches == 1 else None
+    if folded is not None:
+        # One input row: read as int8 against packed row quads, the input offset folded
+        # into the bias; no column, no scratch.
+        path, scratch, packed = "row_body", 0, w.packed(ROW_QUADS, pack_row_quads(w.data))
+        tables.insert(0, layer.table("folded_bias", "int32_t", folded))
+    elif fast:
+        # Rows two at a time as an int16 column pair (offset added) against row pairs.
+        path, scratch = "matrix_body", 2 * 2 * 4 * depth_blocks(depth)
+        packed = w.packed(ROW_PAIRS, pack_row_pairs(w.data))
+    else:
+        path, scratch, packed = "loops_body", 0, None
     return layer.prepared(
         "fully_connected.c.j2", variant="fully_connected", macs=macs,
         features=dict(valid_macs=macs, rows=batches),
         cost_terms=("calls", "macs", "inputs", "outputs", "rows"), tables=tables,
-        # Up to two input rows widened to int16 columns.
-        scratch_bytes=2 * min(batches, 2) * depth if fast else 0,
+        scratch_bytes=scratch, packed=packed, blocks=depth_blocks(depth),
+        right_shifts_only=right_shifts_only(shifts),
         x=x, w=w, bias=bias, y=y, batches=batches, units=units, depth=depth,
-        path="matrix_body" if fast else "loops_body", per_channel=per_channel,
+        path=path, per_channel=per_channel,
         multipliers=multipliers, shifts=shifts, act_min=act_min, act_max=act_max,
         input_offset=-x.zero_point, weights_offset=-w.zero_point, output_offset=y.zero_point)
+
+
+def _folded_bias(w, bias, input_offset: int):
+    """bias + input_offset * (sum of the unit's weights), per unit, or None if a value does
+    not fit in int32: sum((x + offset) * w) + bias = sum(x * w) + this, exactly."""
+    folded = input_offset * w.data.astype(np.int64).sum(axis=1)
+    if bias is not None:
+        folded = folded + bias.data.astype(np.int64)
+    if np.abs(folded).max(initial=0) >= 2**31:
+        return None
+    return [int(v) for v in folded]

@@ -53,29 +53,52 @@ TF_INLINE int32_t tf_dot4(const int8_t *w, const int16_t *column)
 }
 #endif
 
-/* dst[0..n) = src[0..n) + offset as int16, in the blocked column layout. */
-TF_INLINE void tf_s8_to_column(const int8_t *src, int16_t *dst, int n, int32_t offset)
+/* Column pairs: the matrix kernel multiplies weight rows with two columns at once, so the
+ * two columns are interleaved in blocks of four: block k holds column 0's values 4k..4k+3
+ * (8 bytes), then column 1's (8 bytes). One LDRD then loads a column's block, and one
+ * pointer walks both columns. A column is `depth4` values long, depth4 = depth rounded up
+ * to a multiple of 4; the packed weights are zero there, so the padding values only need
+ * to be finite (they are written as 0).
+ *
+ * Value p of column c lives at pairs[8 * (p / 4) + 4 * c + p % 4] (blocked order inside). */
+
+/* Values p .. p + n of one column from int8 src, offset added. dst is &pairs[2 * p + 4 * c]
+ * for a p that is a multiple of 4; a last partial block is completed with zeros. */
+TF_INLINE void tf_s8_to_column_pair(const int8_t *src, int16_t *dst, int n, int32_t offset)
 {
     int i = 0;
 #if TF_HAVE_DSP
     const int32_t offset2 = (int32_t)(((uint32_t)offset & 0xFFFFu) | ((uint32_t)offset << 16));
-    for (; i + 4 <= n; i += 4) {
+    for (; i + 4 <= n; i += 4, dst += 8) {
         const int32_t x = tf_load_s8x4(src + i);
         const int32_t even = __sadd16(__sxtb16(x), offset2);     /* x0, x2 */
         const int32_t odd = __sadd16(tf_sxtb16_ror8(x), offset2); /* x1, x3 */
-        memcpy(dst + i, &even, 4);
-        memcpy(dst + i + 2, &odd, 4);
+        memcpy(dst, &even, 4);
+        memcpy(dst + 2, &odd, 4);
     }
 #else
-    for (; i + 4 <= n; i += 4) {
-        dst[i] = (int16_t)(src[i] + offset);
-        dst[i + 1] = (int16_t)(src[i + 2] + offset);
-        dst[i + 2] = (int16_t)(src[i + 1] + offset);
-        dst[i + 3] = (int16_t)(src[i + 3] + offset);
+    for (; i + 4 <= n; i += 4, dst += 8) {
+        dst[0] = (int16_t)(src[i] + offset);
+        dst[1] = (int16_t)(src[i + 2] + offset);
+        dst[2] = (int16_t)(src[i + 1] + offset);
+        dst[3] = (int16_t)(src[i + 3] + offset);
     }
 #endif
-    for (int r = 0; r < (n & 3); ++r) { /* the last n % 4, natural order */
-        dst[i + r] = (int16_t)(src[i + r] + offset);
+    if (i < n) { /* the last n % 4 values, in blocked order, zeros after them */
+        int16_t block[4] = { 0, 0, 0, 0 };
+        static const unsigned char blocked_position[4] = { 0, 2, 1, 3 };
+        for (int r = 0; i + r < n; ++r) {
+            block[blocked_position[r]] = (int16_t)(src[i + r] + offset);
+        }
+        memcpy(dst, block, sizeof(block));
+    }
+}
+
+/* Zeros for values p .. p + n of one column (n a multiple of 4; dst as above). */
+TF_INLINE void tf_zero_column_pair(int16_t *dst, int n)
+{
+    for (int i = 0; i < n; i += 4, dst += 8) {
+        memset(dst, 0, 8);
     }
 }
 
@@ -88,225 +111,313 @@ typedef struct {
     int32_t output_offset;
     int32_t act_min;
     int32_t act_max;
+    int32_t right_shifts_only; /* every shift <= -2: tf_scale_right applies */
 } tf_requant_params;
 
-/* The 2x2 block of tf_mat_mult_s8_s16: weight rows w and w + depth against columns x and
- * x + depth. Addressing both rows (and both columns) from one pointer leaves enough
- * registers for the four accumulators, so the loop does not spill. */
-TF_INLINE void tf_dot_2x2(const int8_t *w, const int16_t *x, int depth, int32_t *acc)
+/* tf_multiply_by_quantized_multiplier for shift <= -2 and a multiplier of TFLM's (in
+ * [2^30, 2^31)), in fewer instructions. With s = -shift, TFLM's two roundings
+ * (SaturatingRoundingDoublingHighMul, then RoundingDivideByPOT) are one floor:
+ *   (acc * m + 2^30 - [p < 0] * 2^31 + 2^(30 + s)) >> (31 + s),   p = acc * m + 2^30,
+ * and for m >= 2^30, p < 0 exactly when acc < 0 (acc = -1 with m = 2^30 gives p = 0,
+ * where both forms floor to the same value). The constant terms are one 64-bit start
+ * value for SMLAL: low word 2^30 (0xC0000000 if acc < 0), high word 2^(s-2) (minus 1 if
+ * acc < 0); the result is the high word shifted right by s - 1. */
+TF_INLINE int32_t tf_scale_right(int32_t acc, int32_t multiplier, int shift)
 {
-    int32_t acc00 = acc[0], acc01 = acc[1], acc10 = acc[2], acc11 = acc[3];
-    const int8_t *const end = w + (depth & ~3);
-    while (w != end) {
-#if TF_HAVE_DSP
-        const int32_t wa = tf_load_s8x4(w);
-        const int32_t wb = tf_load_s8x4(w + depth);
-        const int32_t x0_even = tf_load_s16x2(x), x0_odd = tf_load_s16x2(x + 2);
-        const int32_t x1_even = tf_load_s16x2(x + depth), x1_odd = tf_load_s16x2(x + depth + 2);
-        const int32_t wa_even = __sxtb16(wa), wb_even = __sxtb16(wb);
-        acc00 = __smlad(wa_even, x0_even, acc00);
-        acc01 = __smlad(wa_even, x1_even, acc01);
-        acc10 = __smlad(wb_even, x0_even, acc10);
-        acc11 = __smlad(wb_even, x1_even, acc11);
-        const int32_t wa_odd = tf_sxtb16_ror8(wa), wb_odd = tf_sxtb16_ror8(wb);
-        acc00 = __smlad(wa_odd, x0_odd, acc00);
-        acc01 = __smlad(wa_odd, x1_odd, acc01);
-        acc10 = __smlad(wb_odd, x0_odd, acc10);
-        acc11 = __smlad(wb_odd, x1_odd, acc11);
-#else
-        acc00 += tf_dot4(w, x);
-        acc01 += tf_dot4(w, x + depth);
-        acc10 += tf_dot4(w + depth, x);
-        acc11 += tf_dot4(w + depth, x + depth);
-#endif
-        w += 4;
-        x += 4;
-    }
-    for (int n = depth & 3; n > 0; --n, ++w, ++x) {
-        acc00 += w[0] * x[0];
-        acc01 += w[0] * x[depth];
-        acc10 += w[depth] * x[0];
-        acc11 += w[depth] * x[depth];
-    }
-    acc[0] = acc00;
-    acc[1] = acc01;
-    acc[2] = acc10;
-    acc[3] = acc11;
+    const int k = -shift - 2;
+    const uint32_t low = ((uint32_t)acc & 0x80000000u) ^ 0x40000000u;
+    const uint32_t high = (1u << k) + (uint32_t)(acc >> 31);
+    const int64_t start = (int64_t)(((uint64_t)high << 32) | low);
+    const int64_t sum = start + (int64_t)acc * multiplier;
+    return (int32_t)(sum >> 32) >> (k + 1);
 }
 
-/* Weight rows w, w + depth, w + 2 depth, w + 3 depth against one column x: each column
- * load serves four rows (the one-column case, as a fully connected layer on one row). */
-TF_INLINE void tf_dot_4x1(const int8_t *w, const int16_t *x, int depth, int32_t *acc)
+/* The requantization constants of a layer, copied into locals by a kernel so that its
+ * int8 output stores (which may alias anything) do not force reloading them. */
+typedef struct {
+    const int32_t *multiplier;
+    const int8_t *shift;
+    int32_t output_offset;
+    int32_t act_min;
+    int32_t act_max;
+    int32_t right_shifts_only;
+} tf_requant_locals;
+
+TF_INLINE tf_requant_locals tf_requant_locals_of(const tf_requant_params *q)
 {
-    int32_t acc0 = acc[0], acc1 = acc[1], acc2 = acc[2], acc3 = acc[3];
-    const int8_t *w1 = w + depth, *w2 = w1 + depth, *w3 = w2 + depth;
-    const int16_t *const end = x + (depth & ~3);
-    while (x != end) {
-#if TF_HAVE_DSP
-        const int32_t x_even = tf_load_s16x2(x), x_odd = tf_load_s16x2(x + 2);
-        int32_t v = tf_load_s8x4(w);
-        acc0 = __smlad(__sxtb16(v), x_even, acc0);
-        acc0 = __smlad(tf_sxtb16_ror8(v), x_odd, acc0);
-        v = tf_load_s8x4(w1);
-        acc1 = __smlad(__sxtb16(v), x_even, acc1);
-        acc1 = __smlad(tf_sxtb16_ror8(v), x_odd, acc1);
-        v = tf_load_s8x4(w2);
-        acc2 = __smlad(__sxtb16(v), x_even, acc2);
-        acc2 = __smlad(tf_sxtb16_ror8(v), x_odd, acc2);
-        v = tf_load_s8x4(w3);
-        acc3 = __smlad(__sxtb16(v), x_even, acc3);
-        acc3 = __smlad(tf_sxtb16_ror8(v), x_odd, acc3);
-#else
-        acc0 += tf_dot4(w, x);
-        acc1 += tf_dot4(w1, x);
-        acc2 += tf_dot4(w2, x);
-        acc3 += tf_dot4(w3, x);
-#endif
-        w += 4;
-        w1 += 4;
-        w2 += 4;
-        w3 += 4;
-        x += 4;
-    }
-    for (int n = depth & 3; n > 0; --n, ++x) {
-        acc0 += *w++ * x[0];
-        acc1 += *w1++ * x[0];
-        acc2 += *w2++ * x[0];
-        acc3 += *w3++ * x[0];
-    }
-    acc[0] = acc0;
-    acc[1] = acc1;
-    acc[2] = acc2;
-    acc[3] = acc3;
+    const tf_requant_locals l = { q->multiplier, q->shift, q->output_offset, q->act_min,
+                                  q->act_max, q->right_shifts_only };
+    return l;
 }
 
-/* One row against one column. */
-TF_INLINE int32_t tf_dot_1x1(const int8_t *w, const int16_t *x, int depth, int32_t acc)
+/* Requantized outputs of row r for n accumulators (1 or 2: the row's two columns), sharing
+ * the row's multiplier and shift: the short form when every shift of the layer is <= -2. */
+TF_INLINE void tf_requantize_row(const int32_t *acc, int n, tf_requant_locals l, int r,
+                                 int8_t *out0, int8_t *out1)
 {
-    for (int n = depth >> 2; n > 0; --n) {
+    const int32_t multiplier = l.multiplier[r];
+    const int shift = l.shift[r];
+    for (int i = 0; i < n; ++i) {
+        const int32_t scaled = l.right_shifts_only
+                                   ? tf_scale_right(acc[i], multiplier, shift)
+                                   : tf_multiply_by_quantized_multiplier(acc[i], multiplier, shift);
+        int32_t value = scaled + l.output_offset;
 #if TF_HAVE_DSP
-        const int32_t wa = tf_load_s8x4(w);
-        acc = __smlad(__sxtb16(wa), tf_load_s16x2(x), acc);
-        acc = __smlad(tf_sxtb16_ror8(wa), tf_load_s16x2(x + 2), acc);
-#else
-        acc += tf_dot4(w, x);
-#endif
-        w += 4;
-        x += 4;
-    }
-    for (int n = depth & 3; n > 0; --n) {
-        acc += *w++ * *x++;
-    }
-    return acc;
-}
-
-/* out[r] = requantized acc[r] for r < count (rows first_row ...). A loop of its own, so the
- * requantization constants stay in registers instead of competing with the dot products. */
-TF_INLINE void tf_requantize_rows(const int32_t *acc, int count, const int32_t *multiplier,
-                                  const int8_t *shift, int32_t output_offset, int32_t act_min,
-                                  int32_t act_max, int8_t *out)
-{
-#if TF_HAVE_DSP
-    if (act_min == -128 && act_max == 127) { /* no activation clamp: one SSAT saturates */
-        for (int r = 0; r < count; ++r) {
-            const int left_shift = shift[r] > 0 ? shift[r] : 0;
-            const int32_t scaled = tf_scale_high_mul_rounded(
-                (int32_t)((uint32_t)acc[r] << left_shift), multiplier[r], left_shift - shift[r]);
-            out[r] = (int8_t)__ssat(scaled + output_offset, 8);
+        if (l.act_min == -128 && l.act_max == 127) { /* constant after inlining: one SSAT */
+            value = __ssat(value, 8);
+        } else {
+            value = tf_clamp(value, l.act_min, l.act_max);
         }
-        return;
-    }
+#else
+        value = tf_clamp(value, l.act_min, l.act_max);
 #endif
-    for (int r = 0; r < count; ++r) {
-        out[r] = tf_requantize_s8(acc[r], multiplier[r], shift[r], output_offset, act_min, act_max);
+        *(i == 0 ? out0 : out1) = (int8_t)value;
     }
 }
 
-/* Rows computed per block; their int32 sums wait in a small stack buffer. */
-#define TF_MAT_MULT_BLOCK_ROWS 32
+/* Packed weights ("row pairs", laid out at build time by codegen/ops/packing.py): rows 2i
+ * and 2i + 1 interleaved in blocks of four, row 2i's values 4k..4k+3 then row 2i + 1's,
+ * each row zero-padded to depth4 and an odd last row paired with a zero row. A row pair is
+ * 8 * blocks bytes, blocks = depth4 / 4. */
 
-/* out[r] = requantized dot(weights row r, column) for r < rows, four rows at a time so each
- * column load serves four rows. */
-__attribute__((noinline, unused))
-static void tf_mat_mult_s8_s16_1col(const int8_t *weights, int rows, int depth,
-                                    const int16_t *column, const tf_requant_params *q,
-                                    int8_t *out)
+#if TF_HAVE_DSP
+/* One block: a row pair (one LDRD, four SXTB16) against both columns (two LDRDs), eight
+ * SMLADs: 15 instructions for 16 multiply-accumulates. */
+#define TF_PAIR_BLOCK_2X2                               \
+    "ldrd   %[wa], %[wb], [%[w]], #8\n\t"               \
+    "ldrd   %[xe], %[xo], [%[x]], #8\n\t"               \
+    "sxtb16 %[ta], %[wa]\n\t"                           \
+    "sxtb16 %[wa], %[wa], ror #8\n\t"                   \
+    "smlad  %[a00], %[ta], %[xe], %[a00]\n\t"           \
+    "smlad  %[a00], %[wa], %[xo], %[a00]\n\t"           \
+    "sxtb16 %[tb], %[wb]\n\t"                           \
+    "sxtb16 %[wb], %[wb], ror #8\n\t"                   \
+    "smlad  %[a10], %[tb], %[xe], %[a10]\n\t"           \
+    "smlad  %[a10], %[wb], %[xo], %[a10]\n\t"           \
+    "ldrd   %[xe], %[xo], [%[x]], #8\n\t"               \
+    "smlad  %[a01], %[ta], %[xe], %[a01]\n\t"           \
+    "smlad  %[a01], %[wa], %[xo], %[a01]\n\t"           \
+    "smlad  %[a11], %[tb], %[xe], %[a11]\n\t"           \
+    "smlad  %[a11], %[wb], %[xo], %[a11]\n\t"
+/* The same row pair against column 0 only (column 1's half of the block is skipped). */
+#define TF_PAIR_BLOCK_2X1                               \
+    "ldrd   %[wa], %[wb], [%[w]], #8\n\t"               \
+    "ldrd   %[xe], %[xo], [%[x]], #16\n\t"              \
+    "sxtb16 %[ta], %[wa]\n\t"                           \
+    "sxtb16 %[wa], %[wa], ror #8\n\t"                   \
+    "smlad  %[a00], %[ta], %[xe], %[a00]\n\t"           \
+    "smlad  %[a00], %[wa], %[xo], %[a00]\n\t"           \
+    "sxtb16 %[tb], %[wb]\n\t"                           \
+    "sxtb16 %[wb], %[wb], ror #8\n\t"                   \
+    "smlad  %[a10], %[tb], %[xe], %[a10]\n\t"           \
+    "smlad  %[a10], %[wb], %[xo], %[a10]\n\t"
+#endif
+
+/* acc[0..3] += a row pair (w) times a column pair (x) over `blocks` blocks:
+ * acc = { row a col 0, row a col 1, row b col 0, row b col 1 }. */
+TF_INLINE void tf_dot_pair_2x2(const int8_t *w, const int16_t *x, int blocks, int32_t *acc)
 {
-    int32_t sums[TF_MAT_MULT_BLOCK_ROWS] __attribute__((aligned(4)));
+#if TF_HAVE_DSP
+    int32_t a00 = acc[0], a01 = acc[1], a10 = acc[2], a11 = acc[3];
+    int32_t wa, wb, xe, xo, ta, tb;
+    if (blocks & 1) {
+        __asm__(TF_PAIR_BLOCK_2X2
+                : [a00] "+r"(a00), [a01] "+r"(a01), [a10] "+r"(a10), [a11] "+r"(a11),
+                  [w] "+r"(w), [x] "+r"(x), [wa] "=&r"(wa), [wb] "=&r"(wb), [xe] "=&r"(xe),
+                  [xo] "=&r"(xo), [ta] "=&r"(ta), [tb] "=&r"(tb)
+                :
+                : "memory");
+    }
+    if (blocks >= 2) { /* two blocks an iteration: one compare and branch per 32 MACs */
+        const int16_t *const end = x + 8 * (blocks & ~1);
+        __asm__("1:\n\t" TF_PAIR_BLOCK_2X2 TF_PAIR_BLOCK_2X2
+                "cmp    %[x], %[end]\n\t"
+                "bne    1b\n\t"
+                : [a00] "+r"(a00), [a01] "+r"(a01), [a10] "+r"(a10), [a11] "+r"(a11),
+                  [w] "+r"(w), [x] "+r"(x), [wa] "=&r"(wa), [wb] "=&r"(wb), [xe] "=&r"(xe),
+                  [xo] "=&r"(xo), [ta] "=&r"(ta), [tb] "=&r"(tb)
+                : [end] "r"(end)
+                : "cc", "memory");
+    }
+    acc[0] = a00;
+    acc[1] = a01;
+    acc[2] = a10;
+    acc[3] = a11;
+#else
+    for (int k = 0; k < blocks; ++k, w += 8, x += 8) {
+        acc[0] += tf_dot4(w, x);
+        acc[1] += tf_dot4(w, x + 4);
+        acc[2] += tf_dot4(w + 4, x);
+        acc[3] += tf_dot4(w + 4, x + 4);
+    }
+#endif
+}
+
+/* acc[0..1] += a row pair times column 0 of a column pair: acc = { row a, row b }. */
+TF_INLINE void tf_dot_pair_2x1(const int8_t *w, const int16_t *x, int blocks, int32_t *acc)
+{
+#if TF_HAVE_DSP
+    int32_t a00 = acc[0], a10 = acc[1];
+    int32_t wa, wb, xe, xo, ta, tb;
+    if (blocks & 1) {
+        __asm__(TF_PAIR_BLOCK_2X1
+                : [a00] "+r"(a00), [a10] "+r"(a10), [w] "+r"(w), [x] "+r"(x), [wa] "=&r"(wa),
+                  [wb] "=&r"(wb), [xe] "=&r"(xe), [xo] "=&r"(xo), [ta] "=&r"(ta), [tb] "=&r"(tb)
+                :
+                : "memory");
+    }
+    if (blocks >= 2) {
+        const int16_t *const end = x + 8 * (blocks & ~1);
+        __asm__("1:\n\t" TF_PAIR_BLOCK_2X1 TF_PAIR_BLOCK_2X1
+                "cmp    %[x], %[end]\n\t"
+                "bne    1b\n\t"
+                : [a00] "+r"(a00), [a10] "+r"(a10), [w] "+r"(w), [x] "+r"(x), [wa] "=&r"(wa),
+                  [wb] "=&r"(wb), [xe] "=&r"(xe), [xo] "=&r"(xo), [ta] "=&r"(ta), [tb] "=&r"(tb)
+                : [end] "r"(end)
+                : "cc", "memory");
+    }
+    acc[0] = a00;
+    acc[1] = a10;
+#else
+    for (int k = 0; k < blocks; ++k, w += 8, x += 8) {
+        acc[0] += tf_dot4(w, x);
+        acc[1] += tf_dot4(w + 4, x);
+    }
+#endif
+}
+
+/* The matrix kernel of convolutions and fully connected layers: out0[r] (and out1[r], if
+ * out1 is not NULL) = requantized dot product of weight row r with column 0 (column 1) of
+ * the column pair, for r < rows. `weights` are packed row pairs, `blocks` blocks deep.
+ * Inlined into each layer, whose constants (rows, output offset, clamp, the form of the
+ * requantization) then become immediates. */
+TF_INLINE void tf_mat_mult_pairs(const int8_t *weights, int rows, int blocks,
+                                 const int16_t *columns, const tf_requant_params *q,
+                                 int8_t *out0, int8_t *out1)
+{
     const int32_t *const bias = q->bias;
-    for (int first = 0; first < rows; first += TF_MAT_MULT_BLOCK_ROWS) {
-        const int count = rows - first < TF_MAT_MULT_BLOCK_ROWS ? rows - first
-                                                                : TF_MAT_MULT_BLOCK_ROWS;
-        const int8_t *w = weights + first * depth; /* row first + r */
-        int r = 0;
-        for (; r + 4 <= count; r += 4, w += 4 * depth) {
-            int32_t acc[4];
-            for (int i = 0; i < 4; ++i) {
-                acc[i] = bias ? bias[first + r + i] : 0;
+    const tf_requant_locals l = tf_requant_locals_of(q);
+    for (int r = 0; r < rows; r += 2, weights += 8 * blocks) {
+        const int has_b = r + 1 < rows;
+        const int32_t bias_a = bias ? bias[r] : 0;
+        const int32_t bias_b = bias && has_b ? bias[r + 1] : 0;
+        if (out1) {
+            int32_t acc[4] = { bias_a, bias_a, bias_b, bias_b };
+            tf_dot_pair_2x2(weights, columns, blocks, acc);
+            tf_requantize_row(acc, 2, l, r, out0 + r, out1 + r);
+            if (has_b) {
+                tf_requantize_row(acc + 2, 2, l, r + 1, out0 + r + 1, out1 + r + 1);
             }
-            tf_dot_4x1(w, column, depth, acc);
-            for (int i = 0; i < 4; ++i) {
-                sums[r + i] = acc[i];
+        } else {
+            int32_t acc[2] = { bias_a, bias_b };
+            tf_dot_pair_2x1(weights, columns, blocks, acc);
+            tf_requantize_row(acc, 1, l, r, out0 + r, 0);
+            if (has_b) {
+                tf_requantize_row(acc + 1, 1, l, r + 1, out0 + r + 1, 0);
             }
         }
-        for (int i = 0; i < (count & 3); ++i, w += depth) { /* the last count % 4 rows */
-            sums[r + i] = tf_dot_1x1(w, column, depth, bias ? bias[first + r + i] : 0);
-        }
-        tf_requantize_rows(sums, count, q->multiplier + first, q->shift + first,
-                           q->output_offset, q->act_min, q->act_max, out + first);
     }
 }
 
-/* out0[r] and out1[r] = requantized dot(weights row r, column0 / column1) for r < rows.
- * Weight rows are `depth` int8 values, consecutive; so are the two columns (column1 is
- * column0 + depth). Two rows and two columns are computed together, so each weight load
- * serves two columns and each column load two rows. */
-__attribute__((noinline, unused))
-static void tf_mat_mult_s8_s16_2col(const int8_t *weights, int rows, int depth,
-                                    const int16_t *column0, const int16_t *column1,
-                                    const tf_requant_params *q, int8_t *out0, int8_t *out1)
+/* Packed weights ("row quads", codegen/ops/packing.py): rows 4i .. 4i + 3 interleaved in
+ * blocks of four values (16 bytes a block), rows zero-padded to depth4 and the row count
+ * to a multiple of four. For one input row read as int8, with the input offset folded
+ * into the bias at build time: a fully connected layer on a single row needs no column. */
+
+#if TF_HAVE_DSP
+/* One block: four input values (one LDR, two SXTB16) against four rows (two LDRDs, eight
+ * SXTB16, eight SMLADs): 21 instructions for 16 multiply-accumulates. */
+#define TF_QUAD_BLOCK_4X1                               \
+    "ldr    %[xe], [%[x]], #4\n\t"                      \
+    "sxtb16 %[xo], %[xe], ror #8\n\t"                   \
+    "sxtb16 %[xe], %[xe]\n\t"                           \
+    "ldrd   %[wa], %[wb], [%[w]], #8\n\t"               \
+    "sxtb16 %[t], %[wa]\n\t"                            \
+    "sxtb16 %[wa], %[wa], ror #8\n\t"                   \
+    "smlad  %[a0], %[t], %[xe], %[a0]\n\t"              \
+    "smlad  %[a0], %[wa], %[xo], %[a0]\n\t"             \
+    "sxtb16 %[t], %[wb]\n\t"                            \
+    "sxtb16 %[wb], %[wb], ror #8\n\t"                   \
+    "smlad  %[a1], %[t], %[xe], %[a1]\n\t"              \
+    "smlad  %[a1], %[wb], %[xo], %[a1]\n\t"             \
+    "ldrd   %[wa], %[wb], [%[w]], #8\n\t"               \
+    "sxtb16 %[t], %[wa]\n\t"                            \
+    "sxtb16 %[wa], %[wa], ror #8\n\t"                   \
+    "smlad  %[a2], %[t], %[xe], %[a2]\n\t"              \
+    "smlad  %[a2], %[wa], %[xo], %[a2]\n\t"             \
+    "sxtb16 %[t], %[wb]\n\t"                            \
+    "sxtb16 %[wb], %[wb], ror #8\n\t"                   \
+    "smlad  %[a3], %[t], %[xe], %[a3]\n\t"              \
+    "smlad  %[a3], %[wb], %[xo], %[a3]\n\t"
+#endif
+
+/* acc[0..3] += rows 4i .. 4i + 3 (a row quad, w) times int8 x over `blocks` whole blocks. */
+TF_INLINE void tf_dot_quad_4x1(const int8_t *w, const int8_t *x, int blocks, int32_t *acc)
 {
-    /* sums[column][row in block] */
-    int32_t sums[2][TF_MAT_MULT_BLOCK_ROWS] __attribute__((aligned(4)));
+#if TF_HAVE_DSP
+    int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
+    int32_t wa, wb, xe, xo, t;
+    if (blocks & 1) {
+        __asm__(TF_QUAD_BLOCK_4X1
+                : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [w] "+r"(w),
+                  [x] "+r"(x), [wa] "=&r"(wa), [wb] "=&r"(wb), [xe] "=&r"(xe), [xo] "=&r"(xo),
+                  [t] "=&r"(t)
+                :
+                : "memory");
+    }
+    if (blocks >= 2) {
+        const int8_t *const end = x + 4 * (blocks & ~1);
+        __asm__("1:\n\t" TF_QUAD_BLOCK_4X1 TF_QUAD_BLOCK_4X1
+                "cmp    %[x], %[end]\n\t"
+                "bne    1b\n\t"
+                : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [w] "+r"(w),
+                  [x] "+r"(x), [wa] "=&r"(wa), [wb] "=&r"(wb), [xe] "=&r"(xe), [xo] "=&r"(xo),
+                  [t] "=&r"(t)
+                : [end] "r"(end)
+                : "cc", "memory");
+    }
+    acc[0] = a0;
+    acc[1] = a1;
+    acc[2] = a2;
+    acc[3] = a3;
+#else
+    for (int k = 0; k < blocks; ++k, w += 16, x += 4) {
+        for (int i = 0; i < 4; ++i) {
+            for (int j = 0; j < 4; ++j) {
+                acc[i] += w[4 * i + j] * x[j];
+            }
+        }
+    }
+#endif
+}
+
+/* out[r] = requantized (bias[r] + dot(weight row r, x)) for r < rows, x one int8 input row
+ * of `depth` values and `bias` the folded bias (the input offset times the row's weights
+ * included). `weights` are packed row quads. */
+TF_INLINE void tf_mat_vec_quads(const int8_t *weights, int rows, int depth, const int8_t *x,
+                             const tf_requant_params *q, int8_t *out)
+{
+    const int blocks = depth >> 2, tail = depth & 3;
     const int32_t *const bias = q->bias;
-    for (int first = 0; first < rows; first += TF_MAT_MULT_BLOCK_ROWS) {
-        const int count = rows - first < TF_MAT_MULT_BLOCK_ROWS ? rows - first
-                                                                : TF_MAT_MULT_BLOCK_ROWS;
-        const int8_t *w = weights + first * depth; /* row first + r */
-        int r = 0;
-        for (; r + 2 <= count; r += 2, w += 2 * depth) {
-            const int32_t bias0 = bias ? bias[first + r] : 0;
-            const int32_t bias1 = bias ? bias[first + r + 1] : 0;
-            int32_t acc[4] = { bias0, bias0, bias1, bias1 }; /* acc[2 * row + column] */
-            tf_dot_2x2(w, column0, depth, acc);
-            sums[0][r] = acc[0];
-            sums[1][r] = acc[1];
-            sums[0][r + 1] = acc[2];
-            sums[1][r + 1] = acc[3];
+    const tf_requant_locals l = tf_requant_locals_of(q);
+    for (int r = 0; r < rows; r += 4) {
+        int32_t acc[4];
+        for (int i = 0; i < 4; ++i) {
+            acc[i] = r + i < rows ? bias[r + i] : 0;
         }
-        if (r < count) { /* the last row of an odd count */
-            const int32_t start = bias ? bias[first + r] : 0;
-            sums[0][r] = tf_dot_1x1(w, column0, depth, start);
-            sums[1][r] = tf_dot_1x1(w, column1, depth, start);
+        tf_dot_quad_4x1(weights, x, blocks, acc);
+        weights += 16 * blocks;
+        if (tail) { /* the last depth % 4 values: the block's weights beyond are zero */
+            for (int i = 0; i < 4; ++i) {
+                for (int j = 0; j < tail; ++j) {
+                    acc[i] += weights[4 * i + j] * x[4 * blocks + j];
+                }
+            }
+            weights += 16;
         }
-        tf_requantize_rows(sums[0], count, q->multiplier + first, q->shift + first,
-                           q->output_offset, q->act_min, q->act_max, out0 + first);
-        tf_requantize_rows(sums[1], count, q->multiplier + first, q->shift + first,
-                           q->output_offset, q->act_min, q->act_max, out1 + first);
-    }
-}
-
-/* The matrix kernel of convolutions and fully connected layers: out0 gets the requantized
- * products of the weight rows with column0, out1 those with column1 (= column0 + depth), or
- * column1 and out1 are NULL for a single column. */
-TF_INLINE void tf_mat_mult_s8_s16(const int8_t *weights, int rows, int depth,
-                                  const int16_t *column0, const int16_t *column1,
-                                  const tf_requant_params *q, int8_t *out0, int8_t *out1)
-{
-    if (column1) {
-        tf_mat_mult_s8_s16_2col(weights, rows, depth, column0, column1, q, out0, out1);
-    } else {
-        tf_mat_mult_s8_s16_1col(weights, rows, depth, column0, q, out0);
+        for (int i = 0; i < 4 && r + i < rows; ++i) {
+            tf_requantize_row(acc + i, 1, l, r + i, out + r + i, 0);
+        }
     }
 }
 

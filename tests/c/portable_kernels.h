@@ -6,10 +6,12 @@
 
 #include "tf_kernels.h"
 
-void portable_s8_to_column(const int8_t *src, int16_t *dst, int n, int32_t offset);
-void portable_mat_mult_s8_s16(const int8_t *weights, int rows, int depth,
-                              const int16_t *column0, const int16_t *column1,
-                              const tf_requant_params *q, int8_t *out0, int8_t *out1);
+void portable_s8_to_column_pair(const int8_t *src, int16_t *dst, int n, int32_t offset);
+void portable_mat_mult_pairs(const int8_t *weights, int rows, int blocks,
+                             const int16_t *columns, const tf_requant_params *q,
+                             int8_t *out0, int8_t *out1);
+void portable_mat_vec_quads(const int8_t *weights, int rows, int depth, const int8_t *x,
+                            const tf_requant_params *q, int8_t *out);
 void portable_depthwise_tap4(const int8_t *x, const int8_t *w, int32_t offset, int32_t *acc);
 
 #endif /* PORTABLE_KERNELS_H */

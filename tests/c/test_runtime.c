@@ -179,30 +179,86 @@ static void test_multiply_against_reference(void)
 
 static void test_column_layout(void)
 {
-    /* Blocks of four in the order x0, x2, x1, x3 (what SXTB16 gives), the tail as is. */
+    /* Blocks of four in the order x0, x2, x1, x3 (what SXTB16 gives), 8 values apart (the
+     * other column of the pair between them); the tail block completed with zeros. */
     static const int8_t src[7] = { -128, 127, -1, 0, 5, 6, 7 };
-    static const int16_t expected[7] = { 0, 127, 255, 128, 133, 134, 135 };
-    int16_t column[7], portable[7];
-    tf_s8_to_column(src, column, 7, 128);
-    portable_s8_to_column(src, portable, 7, 128);
-    for (int i = 0; i < 7; ++i) {
-        EXPECT_EQ(column[i], expected[i]);
+    static const int16_t expected[12] = { 0, 127, 255, 128, -1, -1, -1, -1, 133, 135, 134, 0 };
+    int16_t pair[12], portable[12];
+    for (int i = 0; i < 12; ++i) {
+        pair[i] = portable[i] = -1;
+    }
+    tf_s8_to_column_pair(src, pair, 7, 128);
+    portable_s8_to_column_pair(src, portable, 7, 128);
+    for (int i = 0; i < 12; ++i) {
+        EXPECT_EQ(pair[i], expected[i]);
         EXPECT_EQ(portable[i], expected[i]);
     }
 }
 
-enum { MAX_ROWS = 67, MAX_DEPTH = 40 };
-
-/* One random layer through tf_mat_mult_s8_s16 (two columns, then one), against plain
- * loops and against the portable path. */
-static void test_mat_mult_case(int rows, int depth, int with_bias, int relu)
+/* The short requantization (every shift <= -2) against TFLM's two steps. */
+static void test_scale_right(void)
 {
+    static const int32_t edges[] = { 0, 1, -1, 2, -2, 12345, -12345, 1 << 30, -(1 << 30),
+                                     INT32_MAX, INT32_MAX - 1, INT32_MIN, INT32_MIN + 1 };
+    const int count = (int)(sizeof(edges) / sizeof(edges[0]));
+    for (int shift = -31; shift <= -2; ++shift) {
+        for (int i = 0; i < count; ++i) {
+            for (int j = 0; j < 4; ++j) {
+                static const int32_t multipliers[4] = { 1 << 30, (1 << 30) + 1, 1518500250,
+                                                        INT32_MAX };
+                const int32_t multiplier = multipliers[j];
+                snprintf(context, sizeof(context), "(x %ld, multiplier %ld, shift %d)",
+                         (long)edges[i], (long)multiplier, shift);
+                EXPECT_EQ(tf_scale_right(edges[i], multiplier, shift),
+                          reference_multiply(edges[i], multiplier, shift));
+            }
+        }
+    }
+    for (int n = 0; n < 100000; ++n) {
+        const int shift = random_in(-31, -2);
+        const int32_t x = n % 2 ? (int32_t)random_u32() : random_in(-100000, 100000);
+        const int32_t multiplier = random_in(1 << 30, INT32_MAX);
+        snprintf(context, sizeof(context), "(x %ld, multiplier %ld, shift %d)", (long)x,
+                 (long)multiplier, shift);
+        EXPECT_EQ(tf_scale_right(x, multiplier, shift), reference_multiply(x, multiplier, shift));
+    }
+    context[0] = '\0';
+}
+
+enum { MAX_ROWS = 67, MAX_DEPTH = 40, MAX_BLOCKS = (MAX_DEPTH + 3) / 4 };
+
+/* Packing as codegen/ops/packing.py does it: `group` rows (2: row pairs, 4: row quads)
+ * interleaved in blocks of four, zero-padded. */
+static void pack_rows(const int8_t *weights, int rows, int depth, int group, int8_t *packed)
+{
+    const int blocks = (depth + 3) / 4;
+    const int padded_rows = (rows + group - 1) / group * group;
+    for (int g = 0; g < padded_rows / group; ++g) {
+        for (int k = 0; k < blocks; ++k) {
+            for (int i = 0; i < group; ++i) {
+                for (int j = 0; j < 4; ++j) {
+                    const int row = g * group + i, d = 4 * k + j;
+                    *packed++ = row < rows && d < depth ? weights[row * depth + d] : 0;
+                }
+            }
+        }
+    }
+}
+
+/* One random layer through tf_mat_mult_pairs (two columns, then one) and tf_mat_vec_quads,
+ * against plain loops and against the portable path. */
+static void test_mat_mult_case(int rows, int depth, int with_bias, int relu, int right_only)
+{
+    const int blocks = (depth + 3) / 4;
     int8_t weights[MAX_ROWS * MAX_DEPTH], input[2 * MAX_DEPTH];
-    int32_t bias[MAX_ROWS], multiplier[MAX_ROWS];
+    int8_t pairs[(MAX_ROWS + 1) * 4 * MAX_BLOCKS] __attribute__((aligned(4)));
+    int8_t quads[(MAX_ROWS + 3) * 4 * MAX_BLOCKS] __attribute__((aligned(4)));
+    int32_t bias[MAX_ROWS], folded[MAX_ROWS], multiplier[MAX_ROWS];
     int8_t shift[MAX_ROWS];
-    int16_t columns[2 * MAX_DEPTH] __attribute__((aligned(4)));
-    int16_t portable_columns[2 * MAX_DEPTH] __attribute__((aligned(4)));
-    int8_t out[2][MAX_ROWS], portable_out[2][MAX_ROWS], single[MAX_ROWS];
+    int16_t columns[8 * MAX_BLOCKS] __attribute__((aligned(4)));
+    int16_t portable_columns[8 * MAX_BLOCKS] __attribute__((aligned(4)));
+    int8_t out[2][MAX_ROWS], portable_out[2][MAX_ROWS], single[MAX_ROWS], vec[MAX_ROWS],
+        portable_vec[MAX_ROWS];
 
     for (int i = 0; i < rows * depth; ++i) {
         weights[i] = (int8_t)random_in(-128, 127);
@@ -210,31 +266,40 @@ static void test_mat_mult_case(int rows, int depth, int with_bias, int relu)
     for (int i = 0; i < 2 * depth; ++i) {
         input[i] = (int8_t)random_in(-128, 127);
     }
+    const int32_t input_offset = random_in(-127, 128);  /* minus the input zero point */
     for (int r = 0; r < rows; ++r) {
         bias[r] = random_in(-(1 << 16), 1 << 16);
         multiplier[r] = random_in(1 << 30, INT32_MAX);   /* a normalized scale in [0.5, 1) */
-        shift[r] = (int8_t)random_in(-15, 1);
+        shift[r] = (int8_t)(right_only ? random_in(-15, -2) : random_in(-15, 1));
+        folded[r] = with_bias ? bias[r] : 0;
+        for (int k = 0; k < depth; ++k) {
+            folded[r] += input_offset * weights[r * depth + k];
+        }
     }
-    const int32_t input_offset = random_in(-127, 128);  /* minus the input zero point */
     const int32_t output_offset = random_in(-128, 127);
     const int32_t act_min = relu ? output_offset : -128;
     const int32_t act_max = relu ? random_in(output_offset, 127) : 127;
     const tf_requant_params q = { with_bias ? bias : NULL, multiplier, shift, output_offset,
-                                  act_min, act_max };
-    snprintf(context, sizeof(context), "(rows %d, depth %d, bias %d, relu %d)", rows, depth,
-             with_bias, relu);
+                                  act_min, act_max, right_only };
+    const tf_requant_params q_folded = { folded, multiplier, shift, output_offset, act_min,
+                                         act_max, right_only };
+    snprintf(context, sizeof(context), "(rows %d, depth %d, bias %d, relu %d, right %d)", rows,
+             depth, with_bias, relu, right_only);
 
-    /* The two columns are consecutive, as the convolutions lay them out. */
-    tf_s8_to_column(input, columns, depth, input_offset);
-    tf_s8_to_column(input + depth, columns + depth, depth, input_offset);
-    tf_mat_mult_s8_s16(weights, rows, depth, columns, columns + depth, &q, out[0], out[1]);
-    tf_mat_mult_s8_s16(weights, rows, depth, columns, NULL, &q, single, NULL);
-    portable_s8_to_column(input, portable_columns, depth, input_offset);
-    portable_s8_to_column(input + depth, portable_columns + depth, depth, input_offset);
-    portable_mat_mult_s8_s16(weights, rows, depth, portable_columns, portable_columns + depth,
-                             &q, portable_out[0], portable_out[1]);
+    pack_rows(weights, rows, depth, 2, pairs);
+    pack_rows(weights, rows, depth, 4, quads);
+    tf_s8_to_column_pair(input, columns, depth, input_offset);
+    tf_s8_to_column_pair(input + depth, columns + 4, depth, input_offset);
+    tf_mat_mult_pairs(pairs, rows, blocks, columns, &q, out[0], out[1]);
+    tf_mat_mult_pairs(pairs, rows, blocks, columns, &q, single, NULL);
+    tf_mat_vec_quads(quads, rows, depth, input, &q_folded, vec);
+    portable_s8_to_column_pair(input, portable_columns, depth, input_offset);
+    portable_s8_to_column_pair(input + depth, portable_columns + 4, depth, input_offset);
+    portable_mat_mult_pairs(pairs, rows, blocks, portable_columns, &q, portable_out[0],
+                            portable_out[1]);
+    portable_mat_vec_quads(quads, rows, depth, input, &q_folded, portable_vec);
 
-    for (int i = 0; i < 2 * depth; ++i) {
+    for (int i = 0; i < 8 * blocks; ++i) {
         EXPECT_EQ(columns[i], portable_columns[i]);
     }
     for (int c = 0; c < 2; ++c) {
@@ -249,6 +314,8 @@ static void test_mat_mult_case(int rows, int depth, int with_bias, int relu)
             EXPECT_EQ(portable_out[c][r], expected);
             if (c == 0) {
                 EXPECT_EQ(single[r], expected);
+                EXPECT_EQ(vec[r], expected);
+                EXPECT_EQ(portable_vec[r], expected);
             }
         }
     }
@@ -256,14 +323,15 @@ static void test_mat_mult_case(int rows, int depth, int with_bias, int relu)
 
 static void test_mat_mult(void)
 {
-    /* Row counts around the blocks of 4 (one column), 2 (two) and 32 (the sums buffer);
-     * depths around the blocks of 4. */
+    /* Row counts around the row pairs and quads; depths around the blocks of 4 and the
+     * two-block steps of the SIMD loops. */
     static const int rows[] = { 1, 2, 3, 4, 5, 7, 31, 32, 33, 67 };
-    static const int depths[] = { 1, 2, 3, 4, 5, 8, 11, 16, 27, 40 };
+    static const int depths[] = { 1, 2, 3, 4, 5, 8, 11, 12, 16, 27, 40 };
     for (int i = 0; i < (int)(sizeof(rows) / sizeof(rows[0])); ++i) {
         for (int j = 0; j < (int)(sizeof(depths) / sizeof(depths[0])); ++j) {
-            for (int variant = 0; variant < 4; ++variant) {
-                test_mat_mult_case(rows[i], depths[j], variant & 1, variant >> 1);
+            for (int variant = 0; variant < 8; ++variant) {
+                test_mat_mult_case(rows[i], depths[j], variant & 1, (variant >> 1) & 1,
+                                   variant >> 2);
             }
         }
     }
@@ -297,6 +365,7 @@ int main(void)
     test_known_values();
     test_multiply_against_reference();
     test_column_layout();
+    test_scale_right();
     test_mat_mult();
     test_depthwise_tap();
     printf("test_runtime (kernels: %s): %d checks, %d failures\n",

@@ -1,0 +1,48 @@
+"""Weights in the layout the matrix kernel reads, arranged once at build time.
+
+The matrix kernel (tf_mat_mult_pairs in codegen/runtime/tf_kernels.h) walks two weight
+rows at a time, four values of each per step, with one 8-byte load. So the rows are
+stored as "row pairs": rows 2i and 2i + 1 interleaved in blocks of four, each row
+zero-padded to a multiple of four values, an odd last row paired with a zero row.
+Zero weights add nothing, so the padding changes no sum.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+ROW_PAIRS = "pairs"   # the layout's name: the packed C array is <weights>_pairs
+
+
+def depth_blocks(depth: int) -> int:
+    """Blocks of four values a row of ``depth`` values takes."""
+    return (depth + 3) // 4
+
+
+def pack_row_pairs(rows: np.ndarray) -> np.ndarray:
+    """int8 rows [count, depth] -> the row-pair layout, flat."""
+    count, depth = rows.shape
+    padded = np.zeros((count + count % 2, 4 * depth_blocks(depth)), dtype=rows.dtype)
+    padded[:count, :depth] = rows
+    pairs, depth4 = padded.shape[0] // 2, padded.shape[1]
+    # [pair, row of the pair, block, value] -> [pair, block, row of the pair, value]
+    return padded.reshape(pairs, 2, depth4 // 4, 4).transpose(0, 2, 1, 3).reshape(-1)
+
+
+def right_shifts_only(shifts) -> bool:
+    """Whether every shift is a right shift of at least 2 bits, the case of the kernels'
+    shorter requantization (tf_scale_right in codegen/runtime/tf_kernels.h)."""
+    return all(s <= -2 for s in shifts)
+
+
+ROW_QUADS = "quads"   # rows 4i .. 4i + 3 interleaved: the single-row kernel's layout
+
+
+def pack_row_quads(rows: np.ndarray) -> np.ndarray:
+    """int8 rows [count, depth] -> rows 4i .. 4i + 3 interleaved in blocks of four, flat
+    (rows zero-padded to a multiple of four values, the row count to a multiple of four)."""
+    count, depth = rows.shape
+    padded = np.zeros((-(-count // 4) * 4, 4 * depth_blocks(depth)), dtype=rows.dtype)
+    padded[:count, :depth] = rows
+    quads, depth4 = padded.shape[0] // 4, padded.shape[1]
+    return padded.reshape(quads, 4, depth4 // 4, 4).transpose(0, 2, 1, 3).reshape(-1)
