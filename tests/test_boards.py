@@ -119,6 +119,29 @@ def test_schema_ties_the_native_core_and_batch_program_to_their_uart(filename, m
         validate(data, filename)
 
 
+@pytest.mark.parametrize("filename, pin, message", [
+    ("nucleo-l4r5zi.yaml", {"kind": "stm32l4-gpio", "pin": 13}, "'port' is a required property"),
+    ("nucleo-l4r5zi.yaml", {"kind": "stm32l4-gpio", "port": "F", "pin": 16},
+     r"timestamp_pin\.pin: 16 is greater than the maximum of 15 \(an STM32 port"),
+    ("nrf52840dk.yaml", {"kind": "nrf-gpio", "port": "P1", "pin": 8},
+     r"timestamp_pin\.port: 'P1' is not allowed \(nRF pins are numbered across ports"),
+    ("nrf52840dk.yaml", {"kind": "gpio", "pin": 8}, r"timestamp_pin\.kind: 'gpio' is not one of"),
+])
+def test_schema_checks_the_timestamp_pin(filename, pin, message):
+    data = copy.deepcopy(_raw(filename))
+    data["timestamp_pin"] = pin
+    with pytest.raises(BoardError, match=message):
+        validate(data, filename)
+
+
+def test_real_boards_have_a_timestamp_pin_and_emulation_drops_it():
+    for name in ("nrf52840dk", "nucleo-l4r5zi", "arduino-nano-33-ble"):
+        board = get_board(name)
+        assert board.timestamp_pin["kind"] in ("nrf-gpio", "stm32l4-gpio")
+        assert emulation_of(board).timestamp_pin is None     # QEMU has no such pin
+
+
+
 def test_several_problems_are_reported_together_on_one_line():
     data = copy.deepcopy(_raw("qemu-cortex-m4.yaml"))
     data.pop("core")

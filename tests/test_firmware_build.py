@@ -43,6 +43,9 @@ def test_real_board_firmware_cross_compiles_and_fits(name, board_name):
     assert _symbol_address(result.elf, "tf_counter_read")
     assert "systick_wraps" not in subprocess.run(["arm-none-eabi-nm", str(result.elf)],
                                                  capture_output=True, text=True).stdout
+    # EEMBC energy mode's timestamp pin (the board file's) is driven
+    assert board.timestamp_pin is not None
+    assert _symbol_address(result.elf, "tf_timestamp_pin_set")
 
 
 def test_cpu_flags_follow_core_and_features():
