@@ -11,6 +11,9 @@ which tinyflow runs with the batch fixed at 1), 1 a static batch.
 
 from __future__ import annotations
 
+import re
+
+import numpy as np
 import pytest
 
 from .harness import Case, assert_case_matches_tflm, dims, first_op, seeds_from_name
@@ -299,7 +302,6 @@ RESIZE_CASES = [
 def taken(shape, indices, axis, batch):
     """keras.ops.take of the input with constant indices (negative ones wrap)."""
     import keras
-    import numpy as np
 
     x = keras.Input(shape, batch_size=batch)
     return keras.Model(x, keras.ops.take(x, np.array(indices, dtype="int32"), axis=axis))
@@ -339,8 +341,6 @@ CORTEX_M4_CASES = [
 @pytest.mark.slow
 @pytest.mark.parametrize("name", CORTEX_M4_CASES)
 def test_data_movement_on_cortex_m4_matches_tflm(name):
-    import numpy as np
-
     from conftest import random_inputs
     from tinyflow.codegen.ir import load_model
     from tinyflow.firmware.infer import run_on_board
@@ -358,3 +358,64 @@ def test_data_movement_on_cortex_m4_matches_tflm(name):
     for a, b in zip(ours, reference, strict=True):
         mismatched = np.flatnonzero(a.view(np.uint8) != b.view(np.uint8))
         assert mismatched.size == 0, f"{name}: {mismatched.size} of {a.nbytes} bytes differ"
+
+
+# --- what TFLM refuses or tinyflow does not generate: one clear reason each ---------------------
+
+def _int8(index, shape):
+    from tinyflow.codegen.ir import Quantization, Tensor
+
+    return Tensor(index, f"t{index}", shape, "int8", Quantization((0.5,), (0,)))
+
+
+def _int32(index, values):
+    from tinyflow.codegen.ir import Tensor
+
+    data = np.array(values, dtype=np.int32)
+    return Tensor(index, f"c{index}", data.shape, "int32", data=data)
+
+
+def _int32_activation(index, shape):
+    """An int32 tensor computed at run time (indices from an input)."""
+    from tinyflow.codegen.ir import Tensor
+
+    return Tensor(index, f"indices{index}", shape, "int32")
+
+
+def _refusal(opcode, tensors, inputs, outputs, options):
+    """The message prepare_layers gives for a one-op model (built as IR: the converter
+    does not emit these)."""
+    from tinyflow.codegen.generator import prepare_layers
+    from tinyflow.codegen.ir import Model, Operator
+    from tinyflow.errors import UnsupportedModelError
+
+    op = Operator(0, opcode, inputs, outputs, options)
+    model = Model("refused", tensors, [op], (inputs[0],), outputs)
+    with pytest.raises(UnsupportedModelError) as error:
+        prepare_layers(model)
+    return str(error.value)
+
+
+@pytest.mark.parametrize("opcode, tensors, inputs, options, reason", [
+    ("GATHER", lambda: [_int8(0, (5, 4)), _int8(1, (1, 3, 4)),
+                        _int32_activation(2, (1, 3))], (0, 2), {"axis": 0},
+     "computed at run time"),
+    ("GATHER", lambda: [_int8(0, (5, 4)), _int8(1, (2, 4)), _int32(2, [1, 5])], (0, 2),
+     {"axis": 0}, r"outside \[0, 5\)"),
+    ("STRIDED_SLICE", lambda: [_int8(0, (1, 2, 2, 2, 2)), _int8(1, (1, 1, 2, 2, 2)),
+                               _int32(2, [0] * 5), _int32(3, [1] * 5), _int32(4, [1] * 5)],
+     (0, 2, 3, 4), {}, "1 to 4 axes"),
+    ("STRIDED_SLICE", lambda: [_int8(0, (1, 6)), _int8(1, (1, 4)), _int32(2, [0, 0]),
+                               _int32(3, [1, 6]), _int32(4, [1, 2])], (0, 2, 3, 4), {},
+     r"TFLM's Prepare computes \[1, 3\]"),
+    ("RESIZE_BILINEAR", lambda: [_int8(0, (1, 2, 2, 1)), _int8(1, (1, 4, 4, 1)),
+                                 _int32(2, [4, 4])], (0, 2),
+     {"align_corners": True, "half_pixel_centers": True}, "both set"),
+    ("SLICE", lambda: [_int8(0, (1, 6)), _int8(1, (1, 4)), _int32(2, [0, 4]),
+                       _int32(3, [1, 4])], (0, 2, 3), {}, r"outside the input's 6"),
+])
+def test_refusals_name_the_reason(opcode, tensors, inputs, options, reason):
+    tensors = tensors()
+    message = _refusal(opcode, tensors, inputs, (1,), options)
+    assert "op #0 (" + opcode + ")" in message
+    assert re.search(reason, message), message
