@@ -183,6 +183,19 @@ CASES = {
                    r"op #1 \(CONV_2D\) -> 'conv': bias has 4 values for 8 output channels"),
     "short dense bias": (_short_bias("fc_b", 2),
                          r"op #8 \(FULLY_CONNECTED\) -> 'dense': bias has 2 values for 5 units"),
+    # (found by tests/fuzz: an input batch of 2 made these write past their output)
+    "dense output rows": (lambda m, sg: _set(sg.tensors[T["mean"]],
+                                             shape=np.array([2, 8], np.int32)),
+                          r"op #8 \(FULLY_CONNECTED\) -> 'dense': output shape \[1, 5\] does "
+                          r"not hold 2 rows of 5 units"),
+    "convolution batch": (lambda m, sg: _set(sg.tensors[T["padded"]],
+                                             shape=np.array([2, 8, 8, 4], np.int32)),
+                          r"op #1 \(CONV_2D\) -> 'conv': output shape \[1, 6, 6, 8\] does not "
+                          r"match the convolution"),
+    "pooling batch": (lambda m, sg: _set(sg.tensors[T["conv"]],
+                                         shape=np.array([2, 6, 6, 8], np.int32)),
+                      r"op #2 \(MAX_POOL_2D\) -> 'pooled': output shape \[1, 3, 3, 8\] does "
+                      r"not match the pooling window"),
 }
 
 

@@ -96,7 +96,7 @@ def conv_2d(layer: Layer) -> Prepared:
     _check_bias(layer, bias, out_c)
     layer.require(out_c % groups == 0, f"{out_c} filters do not split into {groups} groups")
     window = _window(layer, x, filter_h, filter_w)
-    layer.require((window["out_h"], window["out_w"], out_c) == tuple(y.shape[1:]),
+    layer.require((x.dim(0), window["out_h"], window["out_w"], out_c) == tuple(y.shape),
                   f"output shape {list(y.shape)} does not match the convolution")
     requantization = _requantization(layer, x, w, y, out_c)
     macs, features = _window_features(layer, x, window, filter_h, filter_w, out_c, filter_c)
@@ -148,7 +148,7 @@ def depthwise_conv_2d(layer: Layer) -> Prepared:
     multiplier = out_c // in_c
     _check_bias(layer, bias, out_c)
     window = _window(layer, x, filter_h, filter_w)
-    layer.require((window["out_h"], window["out_w"], out_c) == tuple(y.shape[1:]),
+    layer.require((x.dim(0), window["out_h"], window["out_w"], out_c) == tuple(y.shape),
                   f"output shape {list(y.shape)} does not match the convolution")
     requantization = _requantization(layer, x, w, y, out_c)
     # A depthwise filter reads one input channel per output channel.

@@ -17,7 +17,7 @@ def pool_2d(layer: Layer) -> Prepared:
     stride_h, stride_w = layer.option("stride_h"), layer.option("stride_w")
     out_h, pad_h = same_padding(x.dim(1), filter_h, stride_h, 1, padding)
     out_w, pad_w = same_padding(x.dim(2), filter_w, stride_w, 1, padding)
-    layer.require((out_h, out_w, x.dim(3)) == tuple(y.shape[1:]),
+    layer.require((x.dim(0), out_h, out_w, x.dim(3)) == tuple(y.shape),
                   f"output shape {list(y.shape)} does not match the pooling window")
     act_min, act_max = activation_range(layer.activation(), y.scale, y.zero_point)
     # One accumulate (or compare) per window tap and channel.

@@ -1,7 +1,7 @@
 """The long fuzz run, for a local machine: mutate models for as long as you like.
 
     .venv/bin/python tests/fuzz/fuzz_models.py --minutes 30 --seed 7 --compile 200
-    .venv/bin/python tests/fuzz/fuzz_models.py --atheris      # coverage-guided, if installed
+    .venv/bin/python tests/fuzz/fuzz_models.py --atheris -max_total_time=600
 
 Mutants come from the four MLPerf Tiny models and the small generated model
 (models.py), half structure-aware, half byte mutations (mutate.py), each checked as
@@ -10,8 +10,10 @@ never another exception or a hang, and accepted models bit-exact with TFLM (at m
 ``--compile`` of them compiled). Failures are printed with how to rebuild them and
 the mutant is saved under ``--save`` (default ./fuzz-failures). Exit 1 if any failed.
 
-``--atheris`` feeds atheris' byte mutations of the same seed models to the same
-checks (``pip install atheris``; not a dependency of tinyflow); it runs until stopped.
+``--atheris`` feeds atheris' coverage-guided byte mutations of the same seed models
+(written to ./fuzz-corpus) to the same checks; other arguments go to libFuzzer
+(``-max_total_time=S``, ``-runs=N``). atheris is not a dependency of tinyflow:
+``pip install atheris`` (or ``pip install --target DIR atheris`` and PYTHONPATH=DIR).
 """
 
 from __future__ import annotations
@@ -54,7 +56,7 @@ def run(minutes: float, seed: int, compile_budget: int, save: Path) -> Tally:
     return tally
 
 
-def run_atheris(compile_budget: int) -> None:
+def run_atheris(compile_budget: int, libfuzzer_args: list[str]) -> None:
     import atheris
 
     models = seed_models()
@@ -71,7 +73,7 @@ def run_atheris(compile_budget: int) -> None:
     corpus.mkdir(exist_ok=True)
     for name, data in models.items():
         (corpus / f"{name}.tflite").write_bytes(data)
-    atheris.Setup([sys.argv[0], str(corpus)], one_input)
+    atheris.Setup([sys.argv[0], *libfuzzer_args, str(corpus)], one_input)
     atheris.Fuzz()
 
 
@@ -83,10 +85,12 @@ def main() -> int:
                         help="accepted mutants compiled and compared with TFLM (~1 s each)")
     parser.add_argument("--save", type=Path, default=Path("fuzz-failures"))
     parser.add_argument("--atheris", action="store_true")
-    args = parser.parse_args()
+    args, libfuzzer_args = parser.parse_known_args()
     if args.atheris:
-        run_atheris(args.compile_budget)
+        run_atheris(args.compile_budget, libfuzzer_args)
         return 0
+    if libfuzzer_args:
+        parser.error(f"unrecognized arguments: {' '.join(libfuzzer_args)}")
     tally = run(args.minutes, args.seed, args.compile_budget, args.save)
     print(tally)
     for message in sorted(tally.messages):
