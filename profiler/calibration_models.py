@@ -279,9 +279,23 @@ def elementwise_binary(keras):
     return keras.Model(inputs, keras.layers.Dense(10)(x))
 
 
+def layer_normalization(keras):
+    """LayerNormalization (MEAN, a float NEG, SQUARED_DIFFERENCE, RSQRT as a table) over
+    16 and over 48 channels, and two standalone RSQRTs of a square plus epsilon."""
+    inputs = keras.Input((8, 8, 16), batch_size=1)
+    x = keras.layers.LayerNormalization()(inputs)
+    rsqrt = keras.layers.Lambda(lambda t: keras.ops.rsqrt(t * t + 0.01))
+    x = keras.layers.Conv2D(48, 3, strides=2, padding="same")(rsqrt(x))   # 4x4x48
+    x = keras.layers.LayerNormalization()(x)
+    x = keras.layers.Lambda(lambda t: keras.ops.rsqrt(t * t + 0.1))(x)
+    x = keras.layers.Flatten()(x)
+    return keras.Model(inputs, keras.layers.Dense(10)(x))
+
+
 BUILDERS = [mobilenet_rgb, mobilenet_wide, keyword_audio, residual_rgb, first_layers,
             spectrogram, plain_convs, depthwise_variants, dense_autoencoder, dense_classifier,
-            misc_ops, standalone_activations, data_movement, elementwise_binary]
+            misc_ops, standalone_activations, data_movement, elementwise_binary,
+            layer_normalization]
 
 
 def _fingerprint(builder) -> str:
