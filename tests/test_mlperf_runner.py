@@ -154,6 +154,12 @@ def test_accuracy_mode_matches_the_host(qemu_dut, tmp_path):
         assert outcome["results"] == expected, (entry.file, outcome["window"])
     if model_id == "ad01":
         assert all(len(r["results"]) == 1 and r["results"][0] > 0 for r in results)
+    if transform == "uint8-minus-128":
+        # The same bytes taken as int8 (no transform on the device) give other answers:
+        # the comparison would see a missing transform.
+        as_int8 = DutSettings()
+        assert any(outcome["results"] != expected_results(path, as_int8, entry.data)
+                   for entry, outcome in zip(dataset, results))
 
 
 @pytest.mark.slow
@@ -179,6 +185,40 @@ def test_performance_mode_times_with_the_boards_clock(qemu_dut, tmp_path):
             outcome["elapsed_time"], modeled_us)
         assert outcome["throughput"] == pytest.approx(board.clock_hz * count / units,
                                                       rel=0.01)
+
+
+# --- the protocol around the transforms, on the native board (this computer) ---
+
+@pytest.mark.slow
+def test_float_input_db_print_and_tf_load_on_native():
+    """ad01 on the native firmware: `db` floats are quantized on the device and `db
+    print` shows them as sent; after `tf-load` (raw int8, tinyflow's own path) the
+    reconstruction error is against that input dequantized."""
+    from tinyflow.firmware.device import open_device
+
+    path = mlperf_model("ad01_int8")
+    model = load_model(path)
+    settings = dut_settings(model)
+    tensor = model.input_tensors[0]
+    floats = np.linspace(-60.0, 20.0, tensor.num_elements, dtype="<f4")
+    with open_device(model, "native") as device:
+        session = device.session
+        session.load_hex(floats.tobytes())
+        assert session.command("db print")[0] == "m-buffer-" + "-".join(
+            f"{b:02x}" for b in floats.tobytes()[:8])
+        reply = session.command("infer 1 0")
+        assert reply[-1] == "m-results-[%.3f]" % expected_results(path, settings,
+                                                                   floats.tobytes())[0]
+        quantized = quantize_like_the_reference(floats, tensor.scale, tensor.zero_point)
+        session.load(quantized.tobytes())                # tf-load: 640 raw bytes
+        assert session.output_bytes() != b""             # (the last inference's)
+        session.infer(1, 0)
+        output = ReferenceInterpreter(path).run([quantized.reshape(1, *tensor.shape)])[0][0]
+        assert session.output_bytes() == output.tobytes()
+        dequantized = ((quantized.astype(np.int32) - tensor.zero_point).astype(np.float32)
+                       * np.float32(tensor.scale))
+        expected = expected_results(path, settings, dequantized.astype("<f4").tobytes())
+        assert session.command("results") == ["m-results-[%.3f]" % expected[0]]
 
 
 # --- the settings themselves (no device) ---
