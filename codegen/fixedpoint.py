@@ -87,3 +87,46 @@ def inv_sqrt_quantized_multiplier_exp(value: int, reverse_shift: int) -> tuple[i
         multiplier = wrap32(multiplier << -shift)
         shift = 0
     return multiplier, shift * reverse_shift
+
+
+# --- int16 (HARD_SWISH) --------------------------------------------------------------------
+
+INT16_MIN, INT16_MAX = -(1 << 15), (1 << 15) - 1
+
+
+def wrap16(value: int) -> int:
+    """``value`` as a two's complement int16 (what a cast to int16_t leaves)."""
+    return (value + (1 << 15)) % (1 << 16) - (1 << 15)
+
+
+def saturating_rounding_doubling_high_mul_16(a: int, b: int) -> int:
+    """gemmlowp's SaturatingRoundingDoublingHighMul on int16."""
+    if a == b == INT16_MIN:
+        return INT16_MAX
+    product = a * b
+    nudged = product + ((1 << 14) if product >= 0 else 1 - (1 << 14))
+    quotient = abs(nudged) >> 15
+    return wrap16(quotient if nudged >= 0 else -quotient)
+
+
+def saturating_doubling_high_mul_16(a: int, b: int) -> int:
+    """TFLM's SaturatingDoublingHighMul (hard_swish.h): like the above, but truncating
+    toward zero instead of rounding."""
+    if a == b == INT16_MIN:
+        return INT16_MAX
+    product = a * b
+    quotient = abs(product) >> 15
+    return wrap16(quotient if product >= 0 else -quotient)
+
+
+def saturating_left_shift_16(value: int, amount: int) -> int:
+    """TFLM's SaturatingLeftShift (hard_swish.h): value * 2^amount, clamped to int16."""
+    return max(INT16_MIN, min(INT16_MAX, value * (1 << amount)))
+
+
+def downscale_multiplier_to_int16(multiplier: int) -> int:
+    """TFLM's DownScaleInt32ToInt16Multiplier: a Q31 multiplier as Q15, rounded."""
+    rounding = 1 << 15
+    if multiplier >= INT32_MAX - rounding:
+        return INT16_MAX
+    return (multiplier + rounding) >> 16
