@@ -10,6 +10,9 @@ SQUARED_DIFFERENCE, MAXIMUM and MINIMUM, as TFLM's reference kernels compute the
 - MAXIMUM and MINIMUM (maximum_minimum.cc) compare the raw int8 values: TFLM
   assumes the inputs and the output share one quantization (the converter makes
   them so); tinyflow refuses a model where they do not.
+- PRELU (prelu_common.cc): x >= 0 rescaled to the output; x < 0 times alpha (a
+  constant broadcast against x, its zero point removed), rescaled by
+  input scale * alpha scale / output scale; both multipliers in double.
 """
 
 import numpy as np
@@ -141,3 +144,23 @@ def mul(layer: Layer) -> Prepared:
         a_offset=-a.zero_point, b_offset=-b.zero_point, output_offset=y.zero_point,
         multiplier=multiplier, shift=shift, act_min=act_min, act_max=act_max,
         **_broadcast(layer, a, b, y))
+
+
+@register("PRELU")
+def prelu(layer: Layer) -> Prepared:
+    x, alpha, y = layer.input(0), layer.input(1), layer.output()
+    layer.require_dtype(x, "input", "int8")
+    layer.require_dtype(alpha, "alpha", "int8")
+    layer.require_dtype(y, "output", "int8")
+    for ref, what in ((x, "input"), (alpha, "alpha"), (y, "output")):
+        layer.require_per_tensor(ref, what)
+    layer.require_not_constant(x, "input")
+    positive_multiplier, positive_shift = quantize_multiplier(x.scale / y.scale)
+    negative_multiplier, negative_shift = quantize_multiplier(x.scale * alpha.scale / y.scale)
+    return layer.prepared(
+        "prelu.c.j2", **_cost(layer, x, alpha, y), a=x, b=alpha, y=y,
+        input_offset=-x.zero_point, alpha_offset=-alpha.zero_point,
+        output_offset=y.zero_point,
+        positive_multiplier=positive_multiplier, positive_shift=positive_shift,
+        negative_multiplier=negative_multiplier, negative_shift=negative_shift,
+        **_broadcast(layer, x, alpha, y))

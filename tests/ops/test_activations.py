@@ -1,4 +1,5 @@
-"""SOFTMAX, LOGISTIC (sigmoid), TANH, RELU, RELU6 and LEAKY_RELU over a range of input scales.
+"""SOFTMAX, LOGISTIC (sigmoid), TANH, RELU, RELU6, LEAKY_RELU and PRELU over a range of
+input scales.
 
 SOFTMAX beta: the converter never fuses a scale into beta (`softmax(3 * x)` stays
 MUL + SOFTMAX with beta 1), so beta != 1 is not reachable from Keras; different
@@ -124,7 +125,36 @@ LEAKY_RELU_CASES = [_relu(function, *settings) for function in ("leaky0.3", "lea
     _relu("leaky2.5", (4, 4, 2), "concat", (-2.0, 2.0)),    # alpha > 1
 ]
 
-CASES = SOFTMAX_CASES + LOGISTIC_TANH_CASES + RELU_CASES + RELU6_CASES + LEAKY_RELU_CASES
+# --- PRELU ---------------------------------------------------------------------------------------
+def prelu(shape, alpha_range, shared_axes=None, after_conv=False, batch_size=1, seed=0):
+    """keras.layers.PReLU with seeded random alphas in ``alpha_range`` (one per element,
+    or shared along ``shared_axes``), on the input or after a 1x1 Conv2D."""
+    import keras
+
+    x = keras.Input(shape, batch_size=batch_size)
+    y = keras.layers.Conv2D(shape[-1], 1, **initializers(seed))(x) if after_conv else x
+    alphas = keras.initializers.RandomUniform(*alpha_range, seed=seed + 2)
+    return keras.Model(x, keras.layers.PReLU(alphas, shared_axes=shared_axes)(y))
+
+
+def _prelu(name, shape, alpha_range, calibration=1.0, **options):
+    name = f"prelu_{name}"
+    return Case(name, prelu, dict(shape=shape, alpha_range=alpha_range, **options), "PRELU",
+                calibration=value_range(calibration), **seeds_from_name(name))
+
+
+PRELU_CASES = [
+    _prelu("per_element_6x5x4", (6, 5, 4), (0.0, 0.5)),
+    _prelu("per_channel_7x6x8", (7, 6, 8), (-0.5, 1.5), shared_axes=[1, 2], calibration=3.0),
+    _prelu("shared_5x5x3", (5, 5, 3), (0.1, 0.3), shared_axes=[1, 2, 3]),
+    _prelu("per_channel_rows_12x10", (12, 10), (0.0, 2.0), shared_axes=[1],
+           calibration=(-4.0, 1.0)),
+    _prelu("after_conv_dynamic_batch", (5, 6, 4), (-0.2, 0.6), shared_axes=[1, 2],
+           after_conv=True, batch_size=None, seed=4, calibration=2.0),
+]
+
+CASES = (SOFTMAX_CASES + LOGISTIC_TANH_CASES + RELU_CASES + RELU6_CASES + LEAKY_RELU_CASES
+         + PRELU_CASES)
 
 
 @pytest.mark.parametrize("case", CASES, ids=str)
