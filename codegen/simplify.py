@@ -18,7 +18,11 @@ fixed at 1, every shape is static, and that arithmetic has one answer. So:
    ``SPACE_TO_BATCH_ND -> CONV_2D (VALID) -> BATCH_TO_SPACE_ND``, the SAME padding
    hidden in the paddings and crops; the three become one convolution with
    dilation d (see ``_dilated``). A chain that cannot be folded exactly is left as
-   it is, with the reason in ``Simplification.refused``.
+   it is, with the reason in ``Simplification.refused``;
+5. fold index wrapping into GATHER: Keras 3 wraps negative indices before a gather
+   (``Embedding``, ``keras.ops.take``) as ``SELECT(LESS(i, 0), ADD(i, n), i)`` on
+   int32; the GATHER reads ``i`` instead and wraps it itself (its option
+   ``wrap_negative_indices``, tinyflow's own), and the three ops go.
 
 Tensor indices are kept (only their data changes), so a tensor means the same in
 the simplified model and in the file (TFLM's reference reads tensors by index).
@@ -59,6 +63,8 @@ class Simplification:
     dilations: list[tuple[Operator, Operator, Operator]] = field(default_factory=list)
     # chains that look like a dilated convolution but were left: (the conv, why)
     refused: list[tuple[Operator, str]] = field(default_factory=list)
+    # GATHERs that wrap their negative indices themselves (as they were in the file)
+    index_wraps: list[Operator] = field(default_factory=list)
 
     @property
     def changed(self) -> bool:
@@ -80,6 +86,9 @@ class Simplification:
             count = len(self.dilations)
             parts.append(f"{count} SPACE_TO_BATCH_ND -> conv -> BATCH_TO_SPACE_ND "
                          f"chain{'s' if count > 1 else ''} folded into a dilated {names}")
+        if self.index_wraps:
+            parts.append(f"{len(self.index_wraps)} negative-index wrap"
+                         f"{'s' if len(self.index_wraps) > 1 else ''} folded into GATHER")
         return (f"simplified: {'; '.join(parts)}, "
                 f"{len(self.original.operators)} -> {len(self.model.operators)} ops" + refused)
 
@@ -121,6 +130,7 @@ def simplification(model: Model) -> Simplification:
 
     # 3. Dilated convolutions written as SPACE_TO_BATCH_ND -> conv -> BATCH_TO_SPACE_ND.
     remaining = _fold_dilations(remaining, tensors, graph_outputs, result)
+    remaining = _fold_index_wraps(remaining, tensors, graph_outputs, result)
 
     # 4. Drop ops nothing reads, last to first, so whole unread chains go.
     read = set(model.outputs)
@@ -135,7 +145,8 @@ def simplification(model: Model) -> Simplification:
     live.reverse()
     result.unread.reverse()
 
-    if not (result.folded or result.reshapes or result.unread or result.dilations):
+    if not (result.folded or result.reshapes or result.unread or result.dilations
+            or result.index_wraps):
         return result
     operators = [dataclasses.replace(op, index=position,
                                      file_index=_file_index(op))
@@ -174,6 +185,56 @@ def _is_noop_reshape(op: Operator, tensors: list[Tensor], graph_outputs: set[int
     return (not x.is_constant and op.outputs[0] not in graph_outputs
             and x.shape == y.shape and x.dtype == y.dtype
             and x.quantization == y.quantization)
+
+
+# --- negative indices wrapped before a GATHER -------------------------------------------
+
+def _fold_index_wraps(ops: list[Operator], tensors: list[Tensor], graph_outputs: set[int],
+                      result: Simplification) -> list[Operator]:
+    """Each GATHER whose indices are ``SELECT(LESS(i, 0), ADD(i, n), i)``, n its axis'
+    size, reads ``i`` and wraps it itself; the LESS, ADD and SELECT, unread now, go
+    with the other unread ops."""
+    producer = {t: op for op in ops for t in op.outputs}
+
+    def scalar(t: int, value: int) -> bool:
+        tensor = tensors[t]
+        return (t >= 0 and tensor.is_constant and tensor.num_elements == 1
+                and int(tensor.data.ravel()[0]) == value)
+
+    def wrapped(t: int, size: int) -> int | None:
+        """``i`` when tensor ``t`` is i wrapped into [0, size) that way, else None."""
+        select = producer.get(t)
+        if (t in graph_outputs or select is None or select.opcode not in ("SELECT", "SELECT_V2")
+                or len(select.inputs) != 3):
+            return None
+        condition, added, index = select.inputs
+        less, add = producer.get(condition), producer.get(added)
+        if (less is None or add is None or less.opcode != "LESS" or add.opcode != "ADD"
+                or tensors[index].dtype != "int32" or tensors[index].is_constant
+                or add.options.get("fused_activation_function", "NONE") != "NONE"):
+            return None
+        if len(less.inputs) != 2 or less.inputs[0] != index or not scalar(less.inputs[1], 0):
+            return None
+        others = [a for a in add.inputs if a != index]     # ADD(i, n) or ADD(n, i)
+        if len(add.inputs) != 2 or len(others) != 1 or not scalar(others[0], size):
+            return None
+        return index
+
+    simplified = []
+    for op in ops:
+        if op.opcode == "GATHER" and len(op.inputs) == 2 and op.inputs[0] >= 0:
+            params = tensors[op.inputs[0]]
+            axis = op.options.get("axis", 0)
+            axis = axis + len(params.shape) if axis < 0 else axis
+            index = (wrapped(op.inputs[1], params.shape[axis])
+                     if 0 <= axis < len(params.shape) and op.options.get("batch_dims", 0) == 0
+                     else None)
+            if index is not None:
+                result.index_wraps.append(op)
+                op = dataclasses.replace(op, inputs=(op.inputs[0], index),
+                                         options={**op.options, "wrap_negative_indices": True})
+        simplified.append(op)
+    return simplified
 
 
 # --- dilated convolutions ---------------------------------------------------------------

@@ -1,13 +1,15 @@
-"""GATHER on int8 with constant indices (TFLM's gather.cc): ``keras.ops.take`` of an
-activation along an axis.
+"""GATHER on int8 (TFLM's gather.cc): ``keras.ops.take`` of an activation along an
+axis, ``keras.layers.Embedding`` (a table of constants, int32 indices from the input).
 
 For every batch, every outer index and every coordinate, TFLM copies the inner slab
-at the coordinate's index. The indices are constants, so each one becomes the offset
-of its slab in a table (``layer<N>_offsets``) and the C copies slab after slab.
+at the coordinate's index. Constant indices become the slab offsets of a table
+(``layer<N>_offsets``); indices computed at run time are read as TFLM reads them.
+Keras 3 wraps negative indices first (SELECT(LESS(i, 0), ADD(i, n), i) on int32,
+which TFLM cannot run); the simplifier folds that into this op
+(``wrap_negative_indices``, codegen/simplify.py), so i < 0 reads slab i + n.
 
-Indices computed at run time (``keras.layers.Embedding`` on an int32 input) are not
-supported yet: Keras 3 also wraps negative indices with LESS, ADD and SELECT_V2 on
-int32 before the GATHER, which tinyflow does not generate.
+TFLM does not check run-time indices (outside [0, n) it reads outside params); the
+generated code clamps them into range, so it never reads outside the table.
 """
 
 from __future__ import annotations
@@ -25,9 +27,7 @@ def gather(layer: Layer) -> Prepared:
     require_int8(layer, [y], "output")
     layer.require(indices is not None and indices.tensor.dtype == "int32",
                   "indices must be int32 (TFLM's GATHER takes no other type)")
-    layer.require(indices.tensor.is_constant,
-                  f"indices '{indices.tensor.name}' are computed at run time; only constant "
-                  "indices are supported")
+    wrap = bool(layer.option("wrap_negative_indices", False))
     rank, index_rank = len(params.shape), len(indices.shape)
     axis = layer.option("axis", 0)
     axis = axis + rank if axis < 0 else axis
@@ -44,10 +44,6 @@ def gather(layer: Layer) -> Prepared:
     layer.require(list(y.shape) == expected,
                   f"output shape {list(y.shape)} is not TFLM's {expected}")
     axis_size = params.shape[axis]
-    values = indices.data.astype(np.int64).ravel()
-    # TFLM only checks these in debug builds (it would read outside params): refused.
-    layer.require(bool(np.all((values >= 0) & (values < axis_size))),
-                  f"an index is outside [0, {axis_size})")
 
     def size(shape) -> int:
         return int(np.prod(shape, dtype=np.int64))
@@ -56,10 +52,19 @@ def gather(layer: Layer) -> Prepared:
     outer = size(params.shape[batch_dims:axis])
     inner = size(params.shape[axis + 1:])
     coords = size(indices.shape[batch_dims:])
-    offsets = [int(v) * inner for v in values]
+    tables = []
+    if indices.tensor.is_constant:
+        values = indices.data.astype(np.int64).ravel()
+        if wrap:
+            values = np.where(values < 0, values + axis_size, values)
+        # TFLM only checks these in debug builds (it would read outside params): refused.
+        layer.require(bool(np.all((values >= 0) & (values < axis_size))),
+                      f"an index is outside [0, {axis_size})")
+        offsets = [int(v) * inner for v in values]
+        tables = [layer.table("offsets", index_ctype(offsets), offsets)]
     return layer.prepared(
         "gather.c.j2", features=dict(runs=batch * outer * coords),
-        cost_terms=("calls", "outputs", "runs"),
-        tables=[layer.table("offsets", index_ctype(offsets), offsets)],
-        x=params, y=y, batch=batch, outer=outer, coords=coords, inner=inner,
-        slab=axis_size * inner)
+        cost_terms=("calls", "outputs", "runs"), tables=tables,
+        path="constant_indices" if tables else "run_time_indices",
+        x=params, indices=indices, y=y, batch=batch, outer=outer, coords=coords, inner=inner,
+        axis_size=axis_size, wrap=wrap)

@@ -318,6 +318,113 @@ GATHER_CASES = [
     ]
 ]
 
+
+# GATHER with indices from an int32 model input: the harness calibrates float inputs
+# only, so these models are converted and fed here (indices inside the table: outside
+# it TFLM reads past the params).
+
+def _convert_int_inputs(model, samples: list[np.ndarray]) -> bytes:
+    """Full-integer int8 conversion calibrated on ``samples`` (one array per model
+    input, in its own dtype: int32 indices stay integers), fed by input name."""
+    import tensorflow as tf
+
+    from tinyflow.common import quiet_native_output
+
+    names = [tensor.name.split(":")[0] for tensor in model.inputs]
+
+    def dataset():
+        for i in range(len(samples[0])):
+            yield {name: array[i:i + 1] for name, array in zip(names, samples)}
+
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.representative_dataset = dataset
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    converter.inference_input_type = tf.int8
+    converter.inference_output_type = tf.int8
+    with quiet_native_output():
+        return converter.convert()
+
+
+def embedding(vocabulary, length, width, batch):
+    import keras
+
+    x = keras.Input((length,), dtype="int32", batch_size=batch)
+    return keras.Model(x, keras.layers.Embedding(vocabulary, width)(x))
+
+
+@pytest.mark.parametrize("vocabulary, length, width, batch", [
+    (20, 5, 8, None), (20, 5, 8, 1), (300, 7, 3, None)])
+def test_embedding_matches_tflite(vocabulary, length, width, batch):
+    """keras.layers.Embedding: Keras 3 wraps negative indices (LESS, ADD, SELECT_V2 on
+    int32) before the GATHER; TFLM cannot run that (no int32 SELECT_V2, no SELECT), so
+    TFLite's reference kernels are the oracle, on indices in [-vocabulary, vocabulary).
+    The simplifier folds the wrap into the GATHER."""
+    pytest.importorskip("tensorflow")
+    import keras
+
+    from conftest import assert_bit_exact
+    from tinyflow.codegen.ir import load_model
+    from tinyflow.codegen.simplify import simplify
+
+    from .test_conv import tflite_reference_kernels
+
+    keras.utils.set_random_seed(vocabulary + length)
+    rng = np.random.default_rng(vocabulary)
+    indices = rng.integers(0, vocabulary, size=(32, length)).astype(np.int32)
+    model_bytes = _convert_int_inputs(embedding(vocabulary, length, width, batch), [indices])
+    model = load_model(model_bytes)
+    assert {"LESS", "ADD", "GATHER"} <= {op.opcode for op in model.operators}
+    assert [op.opcode for op in simplify(model).operators] == ["GATHER"]
+    shape = (BATCH_OF_INDICES, *model.input_tensors[0].shape)
+    inputs = [rng.integers(-vocabulary, vocabulary, size=shape).astype(np.int32)]
+    assert_bit_exact(model_bytes, inputs=inputs, reference=tflite_reference_kernels)
+
+
+BATCH_OF_INDICES = 24
+
+
+def gather_by_input(shape, length, axis):
+    """tf.gather of the first input along ``axis`` at the second input's indices (no
+    wrapping: a plain GATHER with run-time indices, which TFLM runs)."""
+    import keras
+    import tensorflow as tf
+
+    x = keras.Input(shape, batch_size=1, name="values")
+    indices = keras.Input((length,), dtype="int32", batch_size=1, name="indices")
+    # The (1, length) indices put an axis of 1 in the output, in front of the picked one.
+    out_shape = list(shape[:axis - 1]) + [1, length] + list(shape[axis:])
+    picked = keras.layers.Lambda(lambda t: tf.gather(t[0], t[1], axis=axis),
+                                 output_shape=tuple(out_shape))([x, indices])
+    return keras.Model([x, indices], picked)
+
+
+@pytest.mark.parametrize("shape, length, axis", [((6, 4), 5, 1), ((5, 3, 4), 3, 3)])
+def test_gather_with_run_time_indices_matches_tflm(shape, length, axis):
+    pytest.importorskip("tensorflow")
+    import keras
+
+    from conftest import assert_bit_exact
+    from tinyflow.codegen.ir import load_model
+
+    keras.utils.set_random_seed(len(shape) + length)
+    rng = np.random.default_rng(length)
+    size = shape[axis - 1]
+
+    def samples(count):
+        return [rng.uniform(-1, 1, size=(count, *shape)).astype(np.float32),
+                rng.integers(0, size, size=(count, length)).astype(np.int32)]
+
+    model_bytes = _convert_int_inputs(gather_by_input(shape, length, axis), samples(32))
+    model = load_model(model_bytes)
+    gather = first_op(model, "GATHER")
+    assert not model.tensors[gather.inputs[1]].is_constant       # indices at run time
+    x, indices = samples(BATCH_OF_INDICES)
+    values = next(t for t in model.input_tensors if t.dtype == "int8")
+    x = np.clip(np.round(x / values.scale) + values.zero_point, -128, 127).astype(np.int8)
+    by_dtype = {"int8": x, "int32": indices}          # in the converted model's input order
+    assert_bit_exact(model_bytes, inputs=[by_dtype[t.dtype] for t in model.input_tensors])
+
 CASES = (STRIDED_SLICE_CASES + SLICE_CASES + TRANSPOSE_CASES + SPLIT_CASES + UNPACK_CASES
          + PACK_CASES + BLOCK_CASES + RESIZE_CASES + GATHER_CASES)
 
@@ -360,7 +467,7 @@ def test_data_movement_on_cortex_m4_matches_tflm(name):
         assert mismatched.size == 0, f"{name}: {mismatched.size} of {a.nbytes} bytes differ"
 
 
-# --- what TFLM refuses or tinyflow does not generate: one clear reason each ---------------------
+# --- what TFLM refuses or tinyflow does not generate: one clear reason each --------------------
 
 def _int8(index, shape):
     from tinyflow.codegen.ir import Quantization, Tensor
@@ -375,11 +482,11 @@ def _int32(index, values):
     return Tensor(index, f"c{index}", data.shape, "int32", data=data)
 
 
-def _int32_activation(index, shape):
-    """An int32 tensor computed at run time (indices from an input)."""
+def _int64_activation(index, shape):
+    """int64 indices computed at run time (TFLM's GATHER takes int32 only)."""
     from tinyflow.codegen.ir import Tensor
 
-    return Tensor(index, f"indices{index}", shape, "int32")
+    return Tensor(index, f"indices{index}", shape, "int64")
 
 
 def _refusal(opcode, tensors, inputs, outputs, options):
@@ -397,9 +504,8 @@ def _refusal(opcode, tensors, inputs, outputs, options):
 
 
 @pytest.mark.parametrize("opcode, tensors, inputs, options, reason", [
-    ("GATHER", lambda: [_int8(0, (5, 4)), _int8(1, (1, 3, 4)),
-                        _int32_activation(2, (1, 3))], (0, 2), {"axis": 0},
-     "computed at run time"),
+    ("GATHER", lambda: [_int8(0, (5, 4)), _int8(1, (1, 3, 4)), _int64_activation(2, (1, 3))],
+     (0, 2), {"axis": 0}, "must be int32"),
     ("GATHER", lambda: [_int8(0, (5, 4)), _int8(1, (2, 4)), _int32(2, [1, 5])], (0, 2),
      {"axis": 0}, r"outside \[0, 5\)"),
     ("STRIDED_SLICE", lambda: [_int8(0, (1, 2, 2, 2, 2)), _int8(1, (1, 1, 2, 2, 2)),
@@ -419,3 +525,30 @@ def test_refusals_name_the_reason(opcode, tensors, inputs, options, reason):
     message = _refusal(opcode, tensors, inputs, (1,), options)
     assert "op #0 (" + opcode + ")" in message
     assert re.search(reason, message), message
+
+
+def test_index_wrap_folds_only_for_the_gathered_axis_size():
+    """SELECT(LESS(i, 0), ADD(i, n), i) folds into the GATHER when n is the size of the
+    gathered axis (Keras' wrap); with another n it is other arithmetic, and stays."""
+    from tinyflow.codegen.ir import Model, Operator, Quantization, Tensor
+    from tinyflow.codegen.simplify import simplification
+
+    table = Tensor(6, "table", (5, 4), "int8", Quantization((0.5,), (0,)),
+                   data=np.zeros((5, 4), dtype=np.int8))
+
+    def model(n):
+        tensors = [Tensor(0, "i", (1, 3), "int32"), _int32(1, 0), _int32(2, n),
+                   Tensor(3, "negative", (1, 3), "bool"), Tensor(4, "shifted", (1, 3), "int32"),
+                   Tensor(5, "wrapped", (1, 3), "int32"), table, _int8(7, (1, 3, 4))]
+        ops = [Operator(0, "LESS", (0, 1), (3,)), Operator(1, "ADD", (2, 0), (4,)),
+               Operator(2, "SELECT_V2", (3, 4, 0), (5,)),
+               Operator(3, "GATHER", (6, 5), (7,), {"axis": 0, "batch_dims": 0})]
+        return Model("wrap", tensors, ops, (0,), (7,))
+
+    folded = simplification(model(5))
+    assert [op.opcode for op in folded.model.operators] == ["GATHER"]
+    gather = folded.model.operators[0]
+    assert gather.inputs == (6, 0) and gather.options["wrap_negative_indices"]
+    assert "1 negative-index wrap folded into GATHER" in str(folded)
+    kept = simplification(model(4)).model
+    assert [op.opcode for op in kept.operators] == ["LESS", "ADD", "SELECT_V2", "GATHER"]
