@@ -1,5 +1,6 @@
-"""SOFTMAX, LOGISTIC (sigmoid), TANH, RELU, RELU6, LEAKY_RELU and PRELU over a range of
-input scales.
+"""SOFTMAX, LOGISTIC (sigmoid), TANH, RELU, RELU6, LEAKY_RELU, PRELU and ELU over a range
+of input scales. (The converter leaves Keras' ELU in float32, between a DEQUANTIZE and
+a QUANTIZE.)
 
 SOFTMAX beta: the converter never fuses a scale into beta (`softmax(3 * x)` stays
 MUL + SOFTMAX with beta 1), so beta != 1 is not reachable from Keras; different
@@ -153,8 +154,32 @@ PRELU_CASES = [
            after_conv=True, batch_size=None, seed=4, calibration=2.0),
 ]
 
+# --- ELU -----------------------------------------------------------------------------------------
+def elu(shape, after_conv=False, batch_size=1, seed=0):
+    """keras.layers.ELU on the input, or after a 1x1 Conv2D."""
+    import keras
+
+    x = keras.Input(shape, batch_size=batch_size)
+    y = keras.layers.Conv2D(shape[-1], 1, **initializers(seed))(x) if after_conv else x
+    return keras.Model(x, keras.layers.ELU()(y))
+
+
+def _elu(name, shape, calibration, **options):
+    name = f"elu_{name}"
+    return Case(name, elu, dict(shape=shape, **options), "ELU",
+                extra_ops=("DEQUANTIZE", "QUANTIZE"), calibration=value_range(calibration),
+                **seeds_from_name(name))
+
+
+ELU_CASES = [
+    _elu("-1to1", (6, 5, 4), 1.0),
+    _elu("-8to2", (30,), (-8.0, 2.0)),
+    _elu("-0.1to5", (4, 7), (-0.1, 5.0)),
+    _elu("after_conv_dynamic_batch", (5, 6, 4), 3.0, after_conv=True, batch_size=None, seed=5),
+]
+
 CASES = (SOFTMAX_CASES + LOGISTIC_TANH_CASES + RELU_CASES + RELU6_CASES + LEAKY_RELU_CASES
-         + PRELU_CASES)
+         + PRELU_CASES + ELU_CASES)
 
 
 @pytest.mark.parametrize("case", CASES, ids=str)
