@@ -292,10 +292,25 @@ def layer_normalization(keras):
     return keras.Model(inputs, keras.layers.Dense(10)(x))
 
 
+def parametric_activations(keras):
+    """PRELU (per channel, per element), HARD_SWISH (a table) and float ELU (between a
+    DEQUANTIZE and a QUANTIZE), two sizes of each."""
+    inputs = keras.Input((12, 12, 8), batch_size=1)
+    x = keras.layers.PReLU(shared_axes=[1, 2])(keras.layers.Conv2D(8, 3, padding="same")(inputs))
+    x = keras.layers.Activation("hard_swish")(keras.layers.Conv2D(16, 1)(x))
+    x = keras.layers.ELU()(keras.layers.Conv2D(16, 3, padding="same")(x))
+    x = keras.layers.Conv2D(24, 3, strides=2, padding="same")(x)          # 6x6x24
+    x = keras.layers.PReLU()(x)
+    x = keras.layers.Activation("hard_swish")(keras.layers.Conv2D(24, 1)(x))
+    x = keras.layers.ELU()(keras.layers.Conv2D(24, 1)(x))
+    x = keras.layers.Flatten()(x)
+    return keras.Model(inputs, keras.layers.Dense(10)(x))
+
+
 BUILDERS = [mobilenet_rgb, mobilenet_wide, keyword_audio, residual_rgb, first_layers,
             spectrogram, plain_convs, depthwise_variants, dense_autoencoder, dense_classifier,
             misc_ops, standalone_activations, data_movement, elementwise_binary,
-            layer_normalization]
+            layer_normalization, parametric_activations]
 
 
 def _fingerprint(builder) -> str:
