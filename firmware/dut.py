@@ -8,7 +8,8 @@ submissions turn them into the model's input on the device. tinyflow does the sa
 when the build says so; its own host code (``tf-load``, ``tf-results``) always moves the
 model's raw input and output bytes, whatever these settings.
 
->>> settings = dut_settings(load_model_file("ad01_int8.tflite"))      # doctest: +SKIP
+>>> from tinyflow.codegen.ir import load_model                       # doctest: +SKIP
+>>> settings = dut_settings(load_model("ad01_int8.tflite"))            # doctest: +SKIP
 >>> settings.model_id, settings.input_transform, settings.result         # doctest: +SKIP
 ('ad01', 'float32-quantize', 'mse')
 """

@@ -268,7 +268,7 @@ def test_baud_must_suit_the_boards_uart(board_name, baud, fits):
             check_baud(DutSettings(baud=baud), board)
 
 
-def test_cli_build_takes_the_settings(tmp_path):
+def test_cli_build_takes_the_settings(tmp_path, capsys):
     import json
 
     from tinyflow.cli import main
@@ -280,3 +280,6 @@ def test_cli_build_takes_the_settings(tmp_path):
     assert record["dut"] == dict(model_id="ad02", input_transform="float32-quantize",
                                  result="mse", baud=921600)
     assert main(["build", str(mlperf_model("kws_ref_model")), "--result", "mse"]) == 2
+    assert main(["build", str(mlperf_model("kws_ref_model")), "--board", "nucleo-l4r5zi",
+                 "--baud", "9600"]) == 2
+    assert "baud 9,600 is out of range for nucleo-l4r5zi" in capsys.readouterr().err
