@@ -3,7 +3,8 @@
 import numpy as np
 
 from tinyflow.codegen.ops.base import Layer, Prepared, register
-from tinyflow.codegen.ops.packing import ROW_PAIRS, depth_blocks, pack_row_pairs, right_shifts_only
+from tinyflow.codegen.ops.packing import (ROW_PAIRS, depth_blocks, matrix_requantization,
+                                          pack_row_pairs)
 from tinyflow.codegen.ops.window import window_counts
 from tinyflow.codegen.quantize import activation_range, quantize_multipliers, same_padding
 
@@ -113,12 +114,15 @@ def conv_2d(layer: Layer) -> Prepared:
         # each), plus an int8 patch to gather taps whose channels do not come in fours.
         scratch = 2 * 2 * 4 * blocks + (patch_size if gather == "patch" else 0)
         packed = w.packed(ROW_PAIRS, pack_row_pairs(w.data.reshape(out_c, patch_size)))
+    if groups > 1:
+        tables, matrix = _requantization_tables(layer, requantization), {}
+    else:
+        tables, matrix = matrix_requantization(layer, requantization["multipliers"],
+                                               requantization["shifts"])
     return layer.prepared(
         "conv_2d.c.j2", variant=variant, macs=macs, features=features,
-        cost_terms=cost_terms, tables=_requantization_tables(layer, requantization),
-        scratch_bytes=scratch, path=path,
-        x=x, w=w, bias=bias, y=y, packed=packed, blocks=blocks,
-        right_shifts_only=right_shifts_only(requantization["shifts"]),
+        cost_terms=cost_terms, tables=tables, scratch_bytes=scratch, path=path,
+        x=x, w=w, bias=bias, y=y, packed=packed, blocks=blocks, **matrix,
         batches=x.dim(0), in_h=x.dim(1), in_w=x.dim(2), in_c=in_c,
         filter_h=filter_h, filter_w=filter_w, filter_c=filter_c, out_c=out_c,
         groups=groups, filters_per_group=out_c // groups,

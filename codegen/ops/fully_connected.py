@@ -3,8 +3,8 @@
 import numpy as np
 
 from tinyflow.codegen.ops.base import Layer, Prepared, register
-from tinyflow.codegen.ops.packing import (ROW_PAIRS, ROW_QUADS, depth_blocks, pack_row_pairs,
-                                          pack_row_quads, right_shifts_only)
+from tinyflow.codegen.ops.packing import (ROW_PAIRS, ROW_QUADS, depth_blocks,
+                                          matrix_requantization, pack_row_pairs, pack_row_quads)
 from tinyflow.codegen.quantize import activation_range, quantize_multipliers
 
 
@@ -42,15 +42,21 @@ def fully_connected(layer: Layer) -> Prepared:
     # The SMLAD matrix kernel needs symmetric weights (zero point 0, as TFLite's int8
     # spec requires); anything else takes the plain loops.
     fast = not any(w.tensor.quantization.zero_point)
-    # The matrix kernel reads per-unit tables; the plain loops only when per channel.
-    tables = ([layer.table("multiplier", "int32_t", multipliers),
-               layer.table("shift", "int8_t", shifts)] if per_channel or fast else [])
+    # The matrix kernels read their own form of the constants; the plain loops read
+    # tables only when per channel.
+    if fast:
+        tables, matrix = matrix_requantization(layer, multipliers, shifts)
+    else:
+        tables = ([layer.table("multiplier", "int32_t", multipliers),
+                   layer.table("shift", "int8_t", shifts)] if per_channel else [])
+        matrix = {}
     macs = batches * units * depth
     folded = _folded_bias(w, bias, -x.zero_point) if fast and batches == 1 else None
     if folded is not None:
         # One input row: read as int8 against packed row quads, the input offset folded
         # into the bias; no column, no scratch.
         path, scratch, packed = "row_body", 0, w.packed(ROW_QUADS, pack_row_quads(w.data))
+        folded += [0] * (-len(folded) % 4)      # the kernel reads biases four at a time
         tables.insert(0, layer.table("folded_bias", "int32_t", folded))
     elif fast:
         # Rows two at a time as an int16 column pair (offset added) against row pairs.
@@ -62,8 +68,7 @@ def fully_connected(layer: Layer) -> Prepared:
         "fully_connected.c.j2", variant="fully_connected", macs=macs,
         features=dict(valid_macs=macs, rows=batches),
         cost_terms=("calls", "macs", "inputs", "outputs", "rows"), tables=tables,
-        scratch_bytes=scratch, packed=packed, blocks=depth_blocks(depth),
-        right_shifts_only=right_shifts_only(shifts),
+        scratch_bytes=scratch, packed=packed, blocks=depth_blocks(depth), **matrix,
         x=x, w=w, bias=bias, y=y, batches=batches, units=units, depth=depth,
         path=path, per_channel=per_channel,
         multipliers=multipliers, shifts=shifts, act_min=act_min, act_max=act_max,

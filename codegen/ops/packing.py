@@ -1,4 +1,5 @@
-"""Weights in the layout the matrix kernel reads, arranged once at build time.
+"""Weights and requantization constants in the form the matrix kernels read, arranged
+once at build time.
 
 The matrix kernel (tf_mat_mult_pairs in codegen/runtime/tf_kernels.h) walks two weight
 rows at a time, four values of each per step, with one 8-byte load. So the rows are
@@ -29,10 +30,25 @@ def pack_row_pairs(rows: np.ndarray) -> np.ndarray:
     return padded.reshape(pairs, 2, depth4 // 4, 4).transpose(0, 2, 1, 3).reshape(-1)
 
 
-def right_shifts_only(shifts) -> bool:
-    """Whether every shift is a right shift of at least 2 bits, the case of the kernels'
-    shorter requantization (tf_scale_right in codegen/runtime/tf_kernels.h)."""
-    return all(s <= -2 for s in shifts)
+def matrix_requantization(layer, multipliers, shifts) -> tuple[list, dict]:
+    """The tables and template parameters of the matrix kernels' requantization
+    (tf_requant_params in codegen/runtime/tf_kernels.h). When every shift is a right shift
+    of at least 2 bits (most layers), shifts are stored as k = -shift - 2, what the shorter
+    form (tf_scale_right) reads. One multiplier and shift per row as tables; when all rows
+    share them, as constants in the code (``requant_arrays``: the C arguments)."""
+    per_row = len(set(zip(multipliers, shifts))) > 1
+    right_shifts_only = all(s <= -2 for s in shifts)
+    if right_shifts_only:
+        shifts = [-s - 2 for s in shifts]
+    if per_row:
+        tables = [layer.table("multiplier", "int32_t", multipliers),
+                  layer.table("shift", "int8_t", shifts)]
+        arrays = f"layer{layer.index}_multiplier, layer{layer.index}_shift"
+    else:   # folded into immediates by the compiler: no table in flash
+        tables = []
+        arrays = f"(const int32_t[1]){{ {multipliers[0]} }}, (const int8_t[1]){{ {shifts[0]} }}"
+    return tables, dict(per_row=per_row, right_shifts_only=right_shifts_only,
+                        requant_arrays=arrays)
 
 
 ROW_QUADS = "quads"   # rows 4i .. 4i + 3 interleaved: the single-row kernel's layout

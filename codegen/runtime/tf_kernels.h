@@ -102,34 +102,34 @@ TF_INLINE void tf_zero_column_pair(int16_t *dst, int n)
     }
 }
 
-/* Requantization of one layer's outputs: per-row multipliers and shifts, output zero point
- * and the fused activation's clamp. */
+/* Requantization of one layer's outputs: multipliers and shifts (per row, or one for the
+ * layer), output zero point and the fused activation's clamp. */
 typedef struct {
     const int32_t *bias;       /* per row, or NULL */
-    const int32_t *multiplier; /* per row */
-    const int8_t *shift;       /* per row */
+    const int32_t *multiplier; /* per row, or [0] for every row */
+    const int8_t *shift;       /* per row, or [0] for every row: TFLM's shift, or, when
+                                * right_shifts_only, k = -shift - 2 (tf_scale_right) */
     int32_t output_offset;
     int32_t act_min;
     int32_t act_max;
-    int32_t right_shifts_only; /* every shift <= -2: tf_scale_right applies */
+    int32_t per_row;           /* multiplier and shift per row */
+    int32_t right_shifts_only; /* every shift <= -2, stored as k */
 } tf_requant_params;
 
-/* tf_multiply_by_quantized_multiplier for shift <= -2 and a multiplier of TFLM's (in
- * [2^30, 2^31)), in fewer instructions. With s = -shift, TFLM's two roundings
- * (SaturatingRoundingDoublingHighMul, then RoundingDivideByPOT) are one floor:
- *   (acc * m + 2^30 - [p < 0] * 2^31 + 2^(30 + s)) >> (31 + s),   p = acc * m + 2^30,
+/* tf_multiply_by_quantized_multiplier for shift <= -2 (given as k = -shift - 2) and a
+ * multiplier of TFLM's (in [2^30, 2^31)), in fewer instructions. With s = -shift, TFLM's
+ * two roundings (SaturatingRoundingDoublingHighMul, then RoundingDivideByPOT) are one:
+ *   floor((acc * m + 2^30 - [p < 0] * 2^31 + 2^(30 + s)) / 2^(31 + s)),   p = acc * m + 2^30,
  * and for m >= 2^30, p < 0 exactly when acc < 0 (acc = -1 with m = 2^30 gives p = 0,
- * where both forms floor to the same value). The constant terms are one 64-bit start
- * value for SMLAL: low word 2^30 (0xC0000000 if acc < 0), high word 2^(s-2) (minus 1 if
- * acc < 0); the result is the high word shifted right by s - 1. */
-TF_INLINE int32_t tf_scale_right(int32_t acc, int32_t multiplier, int shift)
+ * where both forms floor to the same value). So one SMLAL from a start value of 2^30, or
+ * of -2^30 if acc < 0, gives h = floor((acc * m + ...) / 2^32), and the result is
+ * floor((h + 2^k) / 2^(k+1)) = ((h >> k) + 1) >> 1. */
+TF_INLINE int32_t tf_scale_right(int32_t acc, int32_t multiplier, int k)
 {
-    const int k = -shift - 2;
     const uint32_t low = ((uint32_t)acc & 0x80000000u) ^ 0x40000000u;
-    const uint32_t high = (1u << k) + (uint32_t)(acc >> 31);
-    const int64_t start = (int64_t)(((uint64_t)high << 32) | low);
-    const int64_t sum = start + (int64_t)acc * multiplier;
-    return (int32_t)(sum >> 32) >> (k + 1);
+    const int64_t start = (int64_t)(((uint64_t)(uint32_t)(acc >> 31) << 32) | low);
+    const int32_t high = (int32_t)((start + (int64_t)acc * multiplier) >> 32);
+    return ((high >> k) + 1) >> 1;
 }
 
 /* The requantization constants of a layer, copied into locals by a kernel so that its
@@ -140,23 +140,25 @@ typedef struct {
     int32_t output_offset;
     int32_t act_min;
     int32_t act_max;
+    int32_t per_row;
     int32_t right_shifts_only;
 } tf_requant_locals;
 
 TF_INLINE tf_requant_locals tf_requant_locals_of(const tf_requant_params *q)
 {
     const tf_requant_locals l = { q->multiplier, q->shift, q->output_offset, q->act_min,
-                                  q->act_max, q->right_shifts_only };
+                                  q->act_max, q->per_row, q->right_shifts_only };
     return l;
 }
 
 /* Requantized outputs of row r for n accumulators (1 or 2: the row's two columns), sharing
- * the row's multiplier and shift: the short form when every shift of the layer is <= -2. */
+ * the row's multiplier and shift. Inlined with constant parameters, a per-layer multiplier
+ * and shift become immediates. */
 TF_INLINE void tf_requantize_row(const int32_t *acc, int n, tf_requant_locals l, int r,
                                  int8_t *out0, int8_t *out1)
 {
-    const int32_t multiplier = l.multiplier[r];
-    const int shift = l.shift[r];
+    const int32_t multiplier = l.multiplier[l.per_row ? r : 0];
+    const int shift = l.shift[l.per_row ? r : 0];
     for (int i = 0; i < n; ++i) {
         const int32_t scaled = l.right_shifts_only
                                    ? tf_scale_right(acc[i], multiplier, shift)
@@ -199,6 +201,10 @@ TF_INLINE void tf_requantize_row(const int32_t *acc, int n, tf_requant_locals l,
     "smlad  %[a01], %[wa], %[xo], %[a01]\n\t"           \
     "smlad  %[a11], %[tb], %[xe], %[a11]\n\t"           \
     "smlad  %[a11], %[wb], %[xo], %[a11]\n\t"
+#define TF_PAIR_2X2_OPERANDS                                                               \
+    [a00] "+r"(a00), [a01] "+r"(a01), [a10] "+r"(a10), [a11] "+r"(a11), [w] "+r"(w),       \
+    [x] "+r"(x), [wa] "=&r"(wa), [wb] "=&r"(wb), [xe] "=&r"(xe), [xo] "=&r"(xo),            \
+    [ta] "=&r"(ta), [tb] "=&r"(tb)
 /* The same row pair against column 0 only (column 1's half of the block is skipped). */
 #define TF_PAIR_BLOCK_2X1                               \
     "ldrd   %[wa], %[wb], [%[w]], #8\n\t"               \
@@ -211,6 +217,9 @@ TF_INLINE void tf_requantize_row(const int32_t *acc, int n, tf_requant_locals l,
     "sxtb16 %[wb], %[wb], ror #8\n\t"                   \
     "smlad  %[a10], %[tb], %[xe], %[a10]\n\t"           \
     "smlad  %[a10], %[wb], %[xo], %[a10]\n\t"
+#define TF_PAIR_2X1_OPERANDS                                                               \
+    [a00] "+r"(a00), [a10] "+r"(a10), [w] "+r"(w), [x] "+r"(x), [wa] "=&r"(wa),             \
+    [wb] "=&r"(wb), [xe] "=&r"(xe), [xo] "=&r"(xo), [ta] "=&r"(ta), [tb] "=&r"(tb)
 #endif
 
 /* acc[0..3] += a row pair (w) times a column pair (x) over `blocks` blocks:
@@ -220,22 +229,20 @@ TF_INLINE void tf_dot_pair_2x2(const int8_t *w, const int16_t *x, int blocks, in
 #if TF_HAVE_DSP
     int32_t a00 = acc[0], a01 = acc[1], a10 = acc[2], a11 = acc[3];
     int32_t wa, wb, xe, xo, ta, tb;
+    /* One block, two, then four an iteration (one compare and branch per four): blocks
+     * is a constant in the inlined layer, so only the steps it needs remain. */
     if (blocks & 1) {
-        __asm__(TF_PAIR_BLOCK_2X2
-                : [a00] "+r"(a00), [a01] "+r"(a01), [a10] "+r"(a10), [a11] "+r"(a11),
-                  [w] "+r"(w), [x] "+r"(x), [wa] "=&r"(wa), [wb] "=&r"(wb), [xe] "=&r"(xe),
-                  [xo] "=&r"(xo), [ta] "=&r"(ta), [tb] "=&r"(tb)
-                :
-                : "memory");
+        __asm__(TF_PAIR_BLOCK_2X2 : TF_PAIR_2X2_OPERANDS : : "memory");
     }
-    if (blocks >= 2) { /* two blocks an iteration: one compare and branch per 32 MACs */
-        const int16_t *const end = x + 8 * (blocks & ~1);
-        __asm__("1:\n\t" TF_PAIR_BLOCK_2X2 TF_PAIR_BLOCK_2X2
+    if (blocks & 2) {
+        __asm__(TF_PAIR_BLOCK_2X2 TF_PAIR_BLOCK_2X2 : TF_PAIR_2X2_OPERANDS : : "memory");
+    }
+    if (blocks >= 4) {
+        const int16_t *const end = x + 8 * (blocks & ~3);
+        __asm__("1:\n\t" TF_PAIR_BLOCK_2X2 TF_PAIR_BLOCK_2X2 TF_PAIR_BLOCK_2X2 TF_PAIR_BLOCK_2X2
                 "cmp    %[x], %[end]\n\t"
                 "bne    1b\n\t"
-                : [a00] "+r"(a00), [a01] "+r"(a01), [a10] "+r"(a10), [a11] "+r"(a11),
-                  [w] "+r"(w), [x] "+r"(x), [wa] "=&r"(wa), [wb] "=&r"(wb), [xe] "=&r"(xe),
-                  [xo] "=&r"(xo), [ta] "=&r"(ta), [tb] "=&r"(tb)
+                : TF_PAIR_2X2_OPERANDS
                 : [end] "r"(end)
                 : "cc", "memory");
     }
@@ -259,20 +266,20 @@ TF_INLINE void tf_dot_pair_2x1(const int8_t *w, const int16_t *x, int blocks, in
 #if TF_HAVE_DSP
     int32_t a00 = acc[0], a10 = acc[1];
     int32_t wa, wb, xe, xo, ta, tb;
+    /* One block, two, then four an iteration (one compare and branch per four): blocks
+     * is a constant in the inlined layer, so only the steps it needs remain. */
     if (blocks & 1) {
-        __asm__(TF_PAIR_BLOCK_2X1
-                : [a00] "+r"(a00), [a10] "+r"(a10), [w] "+r"(w), [x] "+r"(x), [wa] "=&r"(wa),
-                  [wb] "=&r"(wb), [xe] "=&r"(xe), [xo] "=&r"(xo), [ta] "=&r"(ta), [tb] "=&r"(tb)
-                :
-                : "memory");
+        __asm__(TF_PAIR_BLOCK_2X1 : TF_PAIR_2X1_OPERANDS : : "memory");
     }
-    if (blocks >= 2) {
-        const int16_t *const end = x + 8 * (blocks & ~1);
-        __asm__("1:\n\t" TF_PAIR_BLOCK_2X1 TF_PAIR_BLOCK_2X1
+    if (blocks & 2) {
+        __asm__(TF_PAIR_BLOCK_2X1 TF_PAIR_BLOCK_2X1 : TF_PAIR_2X1_OPERANDS : : "memory");
+    }
+    if (blocks >= 4) {
+        const int16_t *const end = x + 8 * (blocks & ~3);
+        __asm__("1:\n\t" TF_PAIR_BLOCK_2X1 TF_PAIR_BLOCK_2X1 TF_PAIR_BLOCK_2X1 TF_PAIR_BLOCK_2X1
                 "cmp    %[x], %[end]\n\t"
                 "bne    1b\n\t"
-                : [a00] "+r"(a00), [a10] "+r"(a10), [w] "+r"(w), [x] "+r"(x), [wa] "=&r"(wa),
-                  [wb] "=&r"(wb), [xe] "=&r"(xe), [xo] "=&r"(xo), [ta] "=&r"(ta), [tb] "=&r"(tb)
+                : TF_PAIR_2X1_OPERANDS
                 : [end] "r"(end)
                 : "cc", "memory");
     }
@@ -349,6 +356,9 @@ TF_INLINE void tf_mat_mult_pairs(const int8_t *weights, int rows, int blocks,
     "sxtb16 %[wb], %[wb], ror #8\n\t"                   \
     "smlad  %[a3], %[t], %[xe], %[a3]\n\t"              \
     "smlad  %[a3], %[wb], %[xo], %[a3]\n\t"
+#define TF_QUAD_4X1_OPERANDS                                                               \
+    [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [w] "+r"(w), [x] "+r"(x),   \
+    [wa] "=&r"(wa), [wb] "=&r"(wb), [xe] "=&r"(xe), [xo] "=&r"(xo), [t] "=&r"(t)
 #endif
 
 /* acc[0..3] += rows 4i .. 4i + 3 (a row quad, w) times int8 x over `blocks` whole blocks. */
@@ -357,22 +367,20 @@ TF_INLINE void tf_dot_quad_4x1(const int8_t *w, const int8_t *x, int blocks, int
 #if TF_HAVE_DSP
     int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
     int32_t wa, wb, xe, xo, t;
+    /* One block, two, then four an iteration (one compare and branch per four): blocks
+     * is a constant in the inlined layer, so only the steps it needs remain. */
     if (blocks & 1) {
-        __asm__(TF_QUAD_BLOCK_4X1
-                : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [w] "+r"(w),
-                  [x] "+r"(x), [wa] "=&r"(wa), [wb] "=&r"(wb), [xe] "=&r"(xe), [xo] "=&r"(xo),
-                  [t] "=&r"(t)
-                :
-                : "memory");
+        __asm__(TF_QUAD_BLOCK_4X1 : TF_QUAD_4X1_OPERANDS : : "memory");
     }
-    if (blocks >= 2) {
-        const int8_t *const end = x + 4 * (blocks & ~1);
-        __asm__("1:\n\t" TF_QUAD_BLOCK_4X1 TF_QUAD_BLOCK_4X1
+    if (blocks & 2) {
+        __asm__(TF_QUAD_BLOCK_4X1 TF_QUAD_BLOCK_4X1 : TF_QUAD_4X1_OPERANDS : : "memory");
+    }
+    if (blocks >= 4) {
+        const int8_t *const end = x + 4 * (blocks & ~3);
+        __asm__("1:\n\t" TF_QUAD_BLOCK_4X1 TF_QUAD_BLOCK_4X1 TF_QUAD_BLOCK_4X1 TF_QUAD_BLOCK_4X1
                 "cmp    %[x], %[end]\n\t"
                 "bne    1b\n\t"
-                : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [w] "+r"(w),
-                  [x] "+r"(x), [wa] "=&r"(wa), [wb] "=&r"(wb), [xe] "=&r"(xe), [xo] "=&r"(xo),
-                  [t] "=&r"(t)
+                : TF_QUAD_4X1_OPERANDS
                 : [end] "r"(end)
                 : "cc", "memory");
     }
@@ -393,7 +401,7 @@ TF_INLINE void tf_dot_quad_4x1(const int8_t *w, const int8_t *x, int blocks, int
 
 /* out[r] = requantized (bias[r] + dot(weight row r, x)) for r < rows, x one int8 input row
  * of `depth` values and `bias` the folded bias (the input offset times the row's weights
- * included). `weights` are packed row quads. */
+ * included, zero-padded to a multiple of 4 rows). `weights` are packed row quads. */
 TF_INLINE void tf_mat_vec_quads(const int8_t *weights, int rows, int depth, const int8_t *x,
                              const tf_requant_params *q, int8_t *out)
 {
@@ -402,9 +410,7 @@ TF_INLINE void tf_mat_vec_quads(const int8_t *weights, int rows, int depth, cons
     const tf_requant_locals l = tf_requant_locals_of(q);
     for (int r = 0; r < rows; r += 4) {
         int32_t acc[4];
-        for (int i = 0; i < 4; ++i) {
-            acc[i] = r + i < rows ? bias[r + i] : 0;
-        }
+        memcpy(acc, bias + r, sizeof(acc));
         tf_dot_quad_4x1(weights, x, blocks, acc);
         weights += 16 * blocks;
         if (tail) { /* the last depth % 4 values: the block's weights beyond are zero */

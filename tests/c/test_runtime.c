@@ -209,7 +209,7 @@ static void test_scale_right(void)
                 const int32_t multiplier = multipliers[j];
                 snprintf(context, sizeof(context), "(x %ld, multiplier %ld, shift %d)",
                          (long)edges[i], (long)multiplier, shift);
-                EXPECT_EQ(tf_scale_right(edges[i], multiplier, shift),
+                EXPECT_EQ(tf_scale_right(edges[i], multiplier, -shift - 2),
                           reference_multiply(edges[i], multiplier, shift));
             }
         }
@@ -220,7 +220,7 @@ static void test_scale_right(void)
         const int32_t multiplier = random_in(1 << 30, INT32_MAX);
         snprintf(context, sizeof(context), "(x %ld, multiplier %ld, shift %d)", (long)x,
                  (long)multiplier, shift);
-        EXPECT_EQ(tf_scale_right(x, multiplier, shift), reference_multiply(x, multiplier, shift));
+        EXPECT_EQ(tf_scale_right(x, multiplier, -shift - 2), reference_multiply(x, multiplier, shift));
     }
     context[0] = '\0';
 }
@@ -253,8 +253,8 @@ static void test_mat_mult_case(int rows, int depth, int with_bias, int relu, int
     int8_t weights[MAX_ROWS * MAX_DEPTH], input[2 * MAX_DEPTH];
     int8_t pairs[(MAX_ROWS + 1) * 4 * MAX_BLOCKS] __attribute__((aligned(4)));
     int8_t quads[(MAX_ROWS + 3) * 4 * MAX_BLOCKS] __attribute__((aligned(4)));
-    int32_t bias[MAX_ROWS], folded[MAX_ROWS], multiplier[MAX_ROWS];
-    int8_t shift[MAX_ROWS];
+    int32_t bias[MAX_ROWS], folded[MAX_ROWS + 3], multiplier[MAX_ROWS];
+    int8_t shift[MAX_ROWS], stored_shift[MAX_ROWS];
     int16_t columns[8 * MAX_BLOCKS] __attribute__((aligned(4)));
     int16_t portable_columns[8 * MAX_BLOCKS] __attribute__((aligned(4)));
     int8_t out[2][MAX_ROWS], portable_out[2][MAX_ROWS], single[MAX_ROWS], vec[MAX_ROWS],
@@ -271,18 +271,23 @@ static void test_mat_mult_case(int rows, int depth, int with_bias, int relu, int
         bias[r] = random_in(-(1 << 16), 1 << 16);
         multiplier[r] = random_in(1 << 30, INT32_MAX);   /* a normalized scale in [0.5, 1) */
         shift[r] = (int8_t)(right_only ? random_in(-15, -2) : random_in(-15, 1));
+        /* what codegen/ops/packing.py stores: k = -shift - 2 for the shorter form */
+        stored_shift[r] = (int8_t)(right_only ? -shift[r] - 2 : shift[r]);
         folded[r] = with_bias ? bias[r] : 0;
         for (int k = 0; k < depth; ++k) {
             folded[r] += input_offset * weights[r * depth + k];
         }
     }
+    for (int r = rows; r < rows + 3; ++r) {
+        folded[r] = 0; /* padded to a multiple of 4 rows, as the generator does */
+    }
     const int32_t output_offset = random_in(-128, 127);
     const int32_t act_min = relu ? output_offset : -128;
     const int32_t act_max = relu ? random_in(output_offset, 127) : 127;
-    const tf_requant_params q = { with_bias ? bias : NULL, multiplier, shift, output_offset,
-                                  act_min, act_max, right_only };
-    const tf_requant_params q_folded = { folded, multiplier, shift, output_offset, act_min,
-                                         act_max, right_only };
+    const tf_requant_params q = { with_bias ? bias : NULL, multiplier, stored_shift,
+                                  output_offset, act_min, act_max, 1, right_only };
+    const tf_requant_params q_folded = { folded, multiplier, stored_shift, output_offset,
+                                         act_min, act_max, 1, right_only };
     snprintf(context, sizeof(context), "(rows %d, depth %d, bias %d, relu %d, right %d)", rows,
              depth, with_bias, relu, right_only);
 
