@@ -11,8 +11,8 @@ import subprocess
 import numpy as np
 import pytest
 
-from . import (test_activations, test_conv, test_depthwise, test_fully_connected, test_quantize,
-               test_shape_ops)
+from . import (test_activations, test_conv, test_depthwise, test_elementwise, test_fully_connected,
+               test_lookup, test_normalization, test_quantize, test_shape_ops)
 from .harness import BATCH, by_name, converted, name_seed, require_tools
 from tinyflow.firmware.build import library_cflags
 
@@ -62,6 +62,9 @@ CROSS_BUILD_CASES = [
     "concat_4x5x3_axis1_conv_same", "concat_requantized_3x4x2", "mean_global_pool_6x5x3",
     "mean_6x5x3_axes1_3_keepdims_range-1to1", "logistic_6x5x3_gain1_range-1to1",
     "tanh_6x5x3_gain1_range-1to1", "float_edges_17_tanh_range-1to1_inputs-1to1",
+    "sub_broadcast_4x4x8_1x1x8", "max_constant_1x1x8", "squared_difference_broadcast_1x1x8",
+    "rsqrt_0to4", "hard_swish_-4to4", "prelu_per_channel_7x6x8", "elu_-1to1",
+    "layer_norm_6x8_axis-1",
 ]
 
 
@@ -69,7 +72,8 @@ def test_generated_code_builds_for_cortex_m4(tmp_path):
     require_tools(CROSS_CC)
     from tinyflow.codegen.generator import generate
 
-    cases = by_name(test_shape_ops.CASES + test_activations.CASES + test_quantize.CASES,
+    cases = by_name(test_shape_ops.CASES + test_activations.CASES + test_quantize.CASES
+                    + test_elementwise.CASES + test_lookup.CASES + test_normalization.CASES,
                     *CROSS_BUILD_CASES)
     for position, case in enumerate(cases):
         out_dir = generate(converted(case)).write(tmp_path / f"model{position}")
