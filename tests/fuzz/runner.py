@@ -26,6 +26,7 @@ from tinyflow.firmware.host import compile_host
 from fuzz.oracle import tflm_outputs
 
 GENERATE_SECONDS = 20       # far above the slowest real model (VWW: ~1 s)
+BUILD_AND_RUN_SECONDS = 120  # a host build takes ~1-3 s, a batch run milliseconds
 BATCH = 4
 
 
@@ -73,6 +74,7 @@ def check_mutant(data: bytes, what: str, tally: Tally, *, compile_budget: int,
     try:
         with time_limit(GENERATE_SECONDS):
             model = load_model(data, name="mutant")
+            str(model)            # what `tinyflow inspect` prints first, valid or not
             generated = generate(model)
     except TinyflowError as exc:
         tally.rejected += 1
@@ -97,8 +99,9 @@ def check_mutant(data: bytes, what: str, tally: Tally, *, compile_budget: int,
         tally.rejected_by_tflm += 1
         return
     try:
-        ours = compile_host(generated).run(inputs)
-    except TinyflowError as exc:
+        with time_limit(BUILD_AND_RUN_SECONDS):   # subprocess.run kills its child on Hang
+            ours = compile_host(generated).run(inputs)
+    except (TinyflowError, Hang) as exc:
         tally.failures.append(f"{what}: accepted, but the host build or run failed: {exc}")
         return
     for position, (a, b) in enumerate(zip(ours, expected)):
