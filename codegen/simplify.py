@@ -19,7 +19,11 @@ fixed at 1, every shape is static, and that arithmetic has one answer. So:
    hidden in the paddings and crops; the three become one convolution with
    dilation d (see ``_dilated``). A chain that cannot be folded exactly is left as
    it is, with the reason in ``Simplification.refused``;
-5. fold index wrapping into GATHER: Keras 3 wraps negative indices before a gather
+5. a RESHAPE whose new shape folded to a constant gives its output that shape when
+   the file stores another (a dynamic batch can leave the converter guessing a
+   static shape, e.g. [1, 1, 10, 3] for an upsampled [1, 8, 10, 3]; TFLite itself
+   follows the new-shape input);
+6. fold index wrapping into GATHER: Keras 3 wraps negative indices before a gather
    (``Embedding``, ``keras.ops.take``) as ``SELECT(LESS(i, 0), ADD(i, n), i)`` on
    int32; the GATHER reads ``i`` instead and wraps it itself (its option
    ``wrap_negative_indices``, tinyflow's own), and the three ops go.
@@ -63,6 +67,8 @@ class Simplification:
     dilations: list[tuple[Operator, Operator, Operator]] = field(default_factory=list)
     # chains that look like a dilated convolution but were left: (the conv, why)
     refused: list[tuple[Operator, str]] = field(default_factory=list)
+    # RESHAPE outputs whose stored shape gave way to the folded new shape: (op, shape)
+    reshaped: list[tuple[Operator, tuple[int, ...]]] = field(default_factory=list)
     # GATHERs that wrap their negative indices themselves (as they were in the file)
     index_wraps: list[Operator] = field(default_factory=list)
 
@@ -86,6 +92,10 @@ class Simplification:
             count = len(self.dilations)
             parts.append(f"{count} SPACE_TO_BATCH_ND -> conv -> BATCH_TO_SPACE_ND "
                          f"chain{'s' if count > 1 else ''} folded into a dilated {names}")
+        if self.reshaped:
+            parts.append(f"{len(self.reshaped)} RESHAPE output shape"
+                         f"{'s' if len(self.reshaped) > 1 else ''} taken from the folded "
+                         f"new shape")
         if self.index_wraps:
             parts.append(f"{len(self.index_wraps)} negative-index wrap"
                          f"{'s' if len(self.index_wraps) > 1 else ''} folded into GATHER")
@@ -112,6 +122,11 @@ def simplification(model: Model) -> Simplification:
             values = _fold(op, tensors)
         if values is None:
             kept.append(op)
+            shape = _folded_reshape_shape(op, tensors)
+            if shape is not None:
+                out = tensors[op.outputs[0]]
+                tensors[out.index] = dataclasses.replace(out, shape=shape)
+                result.reshaped.append((op, shape))
             continue
         out = tensors[op.outputs[0]]
         tensors[out.index] = dataclasses.replace(out, data=values)
@@ -146,7 +161,7 @@ def simplification(model: Model) -> Simplification:
     result.unread.reverse()
 
     if not (result.folded or result.reshapes or result.unread or result.dilations
-            or result.index_wraps):
+            or result.index_wraps or result.reshaped):
         return result
     operators = [dataclasses.replace(op, index=position,
                                      file_index=_file_index(op))
@@ -175,6 +190,24 @@ def _renamed_inputs(op: Operator, renamed: dict[int, int]) -> Operator:
     if not renamed.keys() & set(op.inputs):
         return op
     return dataclasses.replace(op, inputs=tuple(renamed.get(t, t) for t in op.inputs))
+
+
+def _folded_reshape_shape(op: Operator, tensors: list[Tensor]) -> tuple[int, ...] | None:
+    """The output shape a RESHAPE's constant new-shape input gives (one -1 inferred),
+    when it holds the input's elements and differs from the shape the file stores."""
+    if op.opcode != "RESHAPE" or len(op.inputs) < 2 or min(op.inputs[:2]) < 0:
+        return None
+    x, new_shape, out = (tensors[t] for t in (op.inputs[0], op.inputs[1], op.outputs[0]))
+    if not new_shape.is_constant or new_shape.dtype not in _INTEGER_DTYPES:
+        return None
+    shape = [int(d) for d in new_shape.data.ravel()]
+    known = int(np.prod([d for d in shape if d != -1], dtype=np.int64))
+    if shape.count(-1) == 1 and known > 0 and x.num_elements % known == 0:
+        shape[shape.index(-1)] = x.num_elements // known
+    if (any(d < 0 for d in shape) or int(np.prod(shape, dtype=np.int64)) != x.num_elements
+            or tuple(shape) == tuple(out.shape)):
+        return None
+    return tuple(shape)
 
 
 def _is_noop_reshape(op: Operator, tensors: list[Tensor], graph_outputs: set[int]) -> bool:

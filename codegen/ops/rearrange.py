@@ -1,8 +1,10 @@
-"""TRANSPOSE, DEPTH_TO_SPACE and SPACE_TO_DEPTH on int8: every element moves, none
-changes (TFLM's transpose.cc, depth_to_space.cc, space_to_depth.cc).
+"""TRANSPOSE, DEPTH_TO_SPACE, SPACE_TO_DEPTH and TILE on int8: every element moves,
+none changes (TFLM's transpose.cc, depth_to_space.cc, space_to_depth.cc; TFLM has no
+TILE, TFLite's reference tile.h repeats the input along each axis).
 
 ``keras.layers.Permute`` converts to TRANSPOSE; ``tf.nn.depth_to_space`` and
-``space_to_depth`` (in a Lambda) to the other two. Each is one loop nest of constant
+``space_to_depth`` (in a Lambda) to the next two; Keras 3's nearest ``UpSampling2D``
+to EXPAND_DIMS -> TILE -> RESHAPE per axis. Each is one loop nest of constant
 strides over the output, in output order (copying.py): a transpose that keeps the
 last axis copies runs of it, a block rearrangement copies runs of block x channels.
 """
@@ -90,4 +92,25 @@ def space_to_depth(layer: Layer) -> Prepared:
              Loop(s, row, s * channels),            # dy
              Loop(s, channels, channels),           # dx
              Loop(channels, 1, 1)]
+    return copy_layer(layer, [Copy(x, y, loops)])
+
+
+@register("TILE")
+def tile(layer: Layer) -> Prepared:
+    """Axis a repeated multiples[a] times: over (repeat, index) pairs of every axis the
+    output is written in order, the repeat loop reading the same input again (stride 0)."""
+    x, y = _int8_pair(layer)
+    multiples = layer.input(1)
+    layer.require_constant(multiples, "multiples")
+    layer.require(multiples.tensor.dtype in ("int32", "int64"),
+                  f"multiples are {multiples.tensor.dtype}, not int32 or int64")
+    multiples = [int(m) for m in multiples.data.ravel()]
+    layer.require(len(multiples) == len(x.shape) and all(m >= 1 for m in multiples),
+                  f"multiples {multiples} for a rank-{len(x.shape)} input")
+    expected = [n * m for n, m in zip(x.shape, multiples)]
+    layer.require(list(y.shape) == expected, f"output shape {list(y.shape)} is not {expected}")
+    in_strides, out_strides = row_major_strides(x.shape), row_major_strides(y.shape)
+    loops = []
+    for size, repeats, in_stride, out_stride in zip(x.shape, multiples, in_strides, out_strides):
+        loops += [Loop(repeats, 0, size * out_stride), Loop(size, in_stride, out_stride)]
     return copy_layer(layer, [Copy(x, y, loops)])

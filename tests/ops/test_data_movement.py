@@ -319,6 +319,61 @@ GATHER_CASES = [
 ]
 
 
+# --- TILE (nearest UpSampling2D) --------------------------------------------------------------
+# Keras 3 converts a nearest UpSampling2D to EXPAND_DIMS -> TILE -> RESHAPE per axis. TFLM
+# has no TILE kernel, so TFLite's reference kernels are the oracle. On a dynamic batch the
+# converter stores the last RESHAPE's output as [1, 1, W, C]; the simplifier takes the
+# shape from the folded new-shape input, as TFLite does.
+
+def upsampled_nearest(shape, factor, batch):
+    import keras
+
+    x = keras.Input(shape, batch_size=batch)
+    layer = (keras.layers.UpSampling2D(factor) if len(shape) == 3
+             else keras.layers.UpSampling1D(factor))
+    return keras.Model(x, layer(x))
+
+
+def tiled(shape, repeats, batch):
+    import keras
+
+    x = keras.Input(shape, batch_size=batch)
+    return keras.Model(x, keras.ops.tile(x, repeats))
+
+
+def _tflite_reference(model_bytes, inputs):
+    """TFLite's interpreter (ai-edge-litert) with its builtin kernels, batch first. (Its
+    reference resolver has no int8 TILE; a tile only copies, so any kernel is exact.)"""
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_content=model_bytes)
+    interpreter.allocate_tensors()
+    ins, outs = interpreter.get_input_details(), interpreter.get_output_details()
+    results = [[] for _ in outs]
+    for sample in range(len(inputs[0])):
+        for detail, array in zip(ins, inputs):
+            interpreter.set_tensor(detail["index"], array[sample])
+        interpreter.invoke()
+        for result, detail in zip(results, outs):
+            result.append(interpreter.get_tensor(detail["index"]).copy())
+    return [np.stack(result) for result in results]
+
+
+TILE_CASES = [
+    _case(f"upsampling_nearest_{dims(shape)}_x"
+          f"{dims(factor) if isinstance(factor, tuple) else factor}{_batch(batch)}",
+          upsampled_nearest, dict(shape=shape, factor=factor, batch=batch),
+          "TILE", reference=_tflite_reference)
+    for shape, factor, batch in [
+        ((4, 5, 3), (2, 2), None), ((4, 5, 3), (2, 2), 1), ((3, 4, 8), (3, 2), None),
+        ((6, 4), 3, None),
+    ]
+] + [
+    _case(f"tile_{dims(shape)}_by{dims(repeats)}{_batch(batch)}", tiled,
+          dict(shape=shape, repeats=repeats, batch=batch), "TILE", reference=_tflite_reference)
+    for shape, repeats, batch in [((3, 4), (1, 2, 3), 1), ((2, 3, 2), (1, 1, 2, 3), 1)]
+]
+
 # GATHER with indices from an int32 model input: the harness calibrates float inputs
 # only, so these models are converted and fed here (indices inside the table: outside
 # it TFLM reads past the params).
@@ -426,7 +481,7 @@ def test_gather_with_run_time_indices_matches_tflm(shape, length, axis):
     assert_bit_exact(model_bytes, inputs=[by_dtype[t.dtype] for t in model.input_tensors])
 
 CASES = (STRIDED_SLICE_CASES + SLICE_CASES + TRANSPOSE_CASES + SPLIT_CASES + UNPACK_CASES
-         + PACK_CASES + BLOCK_CASES + RESIZE_CASES + GATHER_CASES)
+         + PACK_CASES + BLOCK_CASES + RESIZE_CASES + GATHER_CASES + TILE_CASES)
 
 
 @pytest.mark.parametrize("case", CASES, ids=str)
