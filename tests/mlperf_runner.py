@@ -1,7 +1,8 @@
 """The host side of MLPerf Tiny's runner (mlcommons/tiny, benchmark/runner), as far
-as a test needs it, written again from how the runner behaves (not copied; the runner
-cannot be imported as a library: its script module sets up logging and folders at
-import, and its DUT needs a power or interface board for anything but direct serial):
+as a test needs it, written again from how the runner behaves rather than imported:
+the runner is a folder of scripts, not a package tinyflow could depend on, its
+source is not vendored here, and its script module replaces sys.stdout and sys.stderr
+and creates a sessions/ folder when imported. What it does:
 
 - serial (``SerialDevice``): a command is its text then ``%``; the reply is every line
   (split at ``\\n``, with ``\\r`` and ``\\0`` dropped) up to and including the first line
