@@ -97,6 +97,36 @@ STRIDED_SLICE_CASES = [
     ]
 ]
 
+
+def _random_slices(count, seed):
+    """Random shapes (rank 1-3 after the batch axis) and Python slices of them: bounds
+    omitted, negative or past the end, steps of either sign, some axes taken by an
+    index (shrink); each slice keeps at least one element."""
+    rng = np.random.default_rng(seed)
+    params = []
+    while len(params) < count:
+        shape = tuple(int(d) for d in rng.integers(2, 7, size=int(rng.integers(1, 4))))
+        index = [ALL]
+        for size in shape:
+            if rng.random() < 0.15:
+                index.append(int(rng.integers(-size, size)))
+                continue
+            step = int(rng.choice([1, 1, 2, 3, -1, -2]))
+            bound = [None] + list(range(-size - 2, size + 3))
+            start, stop = (bound[int(rng.integers(len(bound)))] for _ in range(2))
+            index.append((start, stop, step))
+        picked = np.zeros((1,) + shape)[tuple(slice(*s) if isinstance(s, tuple) else s
+                                              for s in index)]
+        if picked.size and picked.ndim >= 2:
+            params.append(dict(shape=shape, index=tuple(index), batch=None))
+    return params
+
+
+RANDOM_STRIDED_SLICE_CASES = [
+    _case(f"strided_slice_random{i}_{dims(p['shape'])}", sliced, p, "STRIDED_SLICE")
+    for i, p in enumerate(_random_slices(12, seed=99))
+]
+
 SLICE_CASES = [
     _case(f"slice_{dims(shape)}_from{dims(start)}_size{dims(size)}{_batch(batch)}"
           .replace("-", "m"), ops_slice,
@@ -480,8 +510,9 @@ def test_gather_with_run_time_indices_matches_tflm(shape, length, axis):
     by_dtype = {"int8": x, "int32": indices}          # in the converted model's input order
     assert_bit_exact(model_bytes, inputs=[by_dtype[t.dtype] for t in model.input_tensors])
 
-CASES = (STRIDED_SLICE_CASES + SLICE_CASES + TRANSPOSE_CASES + SPLIT_CASES + UNPACK_CASES
-         + PACK_CASES + BLOCK_CASES + RESIZE_CASES + GATHER_CASES + TILE_CASES)
+CASES = (STRIDED_SLICE_CASES + RANDOM_STRIDED_SLICE_CASES + SLICE_CASES + TRANSPOSE_CASES
+         + SPLIT_CASES + UNPACK_CASES + PACK_CASES + BLOCK_CASES + RESIZE_CASES + GATHER_CASES
+         + TILE_CASES)
 
 
 @pytest.mark.parametrize("case", CASES, ids=str)
