@@ -80,8 +80,12 @@ def softmax_scaling(beta: float, input_scale: float, integer_bits: int = 5) -> t
     """(multiplier, left_shift, diff_min) of TFLM's int8 softmax."""
     real = min(float(np.float32(beta)) * input_scale * (1 << (31 - integer_bits)),
                float((1 << 31) - 1))
+    # TFLM's QuantizeMultiplierGreaterThanOne aborts on anything else (a non-positive
+    # beta, or an input scale below ~2^-26 / beta).
+    if not real > 1.0:
+        raise MultiplierRangeError(f"softmax input multiplier beta * scale * 2^{31 - integer_bits}"
+                                   f" = {real:.6g} is not above 1, as TFLM requires")
     multiplier, left_shift = quantize_multiplier(real)
-    assert left_shift >= 0
     radius = input_radius(integer_bits, left_shift)
     return multiplier, left_shift, -radius
 

@@ -183,6 +183,9 @@ CASES = {
                    r"op #1 \(CONV_2D\) -> 'conv': bias has 4 values for 8 output channels"),
     "short dense bias": (_short_bias("fc_b", 2),
                          r"op #8 \(FULLY_CONNECTED\) -> 'dense': bias has 2 values for 5 units"),
+    "softmax beta": (lambda m, sg: _set(sg.operators[OP["softmax"]].builtinOptions, beta=1e-9),
+                     r"op #9 \(SOFTMAX\) -> 'probabilities': softmax input multiplier .* is "
+                     r"not above 1, as TFLM requires"),
     # (found by tests/fuzz: an input batch of 2 made these write past their output)
     "dense output rows": (lambda m, sg: _set(sg.tensors[T["mean"]],
                                              shape=np.array([2, 8], np.int32)),
