@@ -327,6 +327,48 @@ RESIZE_CASES = [
 ]
 
 
+
+def _random_resizes(count, seed):
+    """Random sizes in and out (1 to 9 and 1 to 17 pixels, up and down, whole and
+    uneven factors) and corner options, for both interpolations."""
+    rng = np.random.default_rng(seed)
+    params = []
+    for i in range(count):
+        shape = (int(rng.integers(1, 10)), int(rng.integers(1, 10)), int(rng.integers(1, 4)))
+        size = (int(rng.integers(1, 18)), int(rng.integers(1, 18)))
+        align, half = [(False, True), (True, False), (False, False)][i % 3]
+        method = ["bilinear", "nearest_neighbor"][i // 3 % 2]
+        params.append(dict(shape=shape, size=size, method=method, align_corners=align,
+                           half_pixel_centers=half, batch=1))
+    return params
+
+
+RANDOM_RESIZE_CASES = [
+    _case(f"resize_random{i}_{p['method']}_{dims(p['shape'])}_to{dims(p['size'])}", resized_v1,
+          p, "RESIZE_BILINEAR" if p["method"] == "bilinear" else "RESIZE_NEAREST_NEIGHBOR")
+    for i, p in enumerate(_random_resizes(18, seed=5))
+]
+
+
+def _random_permutations(count, seed):
+    """Random shapes of rank 2 to 5 (with the batch) and permutations keeping the batch."""
+    rng = np.random.default_rng(seed)
+    params = []
+    for _ in range(count):
+        rank = int(rng.integers(1, 5))
+        shape = tuple(int(d) for d in rng.integers(1, 6, size=rank))
+        order = tuple(int(a) + 1 for a in rng.permutation(rank))
+        params.append(dict(shape=shape, order=order, batch=None))
+    return params
+
+
+RANDOM_TRANSPOSE_CASES = [
+    _case(f"transpose_random{i}_{dims(p['shape'])}_perm{dims(p['order'])}", permuted, p,
+          "TRANSPOSE")
+    for i, p in enumerate(_random_permutations(8, seed=17)) if p["order"] != tuple(
+        range(1, len(p["shape"]) + 1))
+]
+
 # --- GATHER -------------------------------------------------------------------------------------
 
 def taken(shape, indices, axis, batch):
@@ -511,8 +553,8 @@ def test_gather_with_run_time_indices_matches_tflm(shape, length, axis):
     assert_bit_exact(model_bytes, inputs=[by_dtype[t.dtype] for t in model.input_tensors])
 
 CASES = (STRIDED_SLICE_CASES + RANDOM_STRIDED_SLICE_CASES + SLICE_CASES + TRANSPOSE_CASES
-         + SPLIT_CASES + UNPACK_CASES + PACK_CASES + BLOCK_CASES + RESIZE_CASES + GATHER_CASES
-         + TILE_CASES)
+         + RANDOM_TRANSPOSE_CASES + SPLIT_CASES + UNPACK_CASES + PACK_CASES + BLOCK_CASES
+         + RESIZE_CASES + RANDOM_RESIZE_CASES + GATHER_CASES + TILE_CASES)
 
 
 @pytest.mark.parametrize("case", CASES, ids=str)
