@@ -137,6 +137,14 @@ def _check_graph_io(model: Model, result: Validation) -> None:
         repeated = sorted({t for t in indices if indices.count(t) > 1})
         if repeated:
             result.problems.append(f"graph {kind} list tensor(s) {repeated} more than once")
+    for position, index in enumerate(model.inputs):
+        if 0 <= index < count and model.tensors[index].is_constant:
+            result.problems.append(f"graph input {position} is "
+                                   f"{tensor_location(model.tensors[index])}, a constant")
+    if not model.operators:
+        result.problems.append("the graph has no operators")
+    elif model.outputs and set(model.outputs) <= set(model.inputs):
+        result.problems.append("every graph output is a graph input: the model computes nothing")
 
 
 def _check_operators(model: Model, result: Validation) -> None:

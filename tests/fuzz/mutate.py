@@ -190,8 +190,16 @@ def mutate_graph_io(model, sg, rng):
     if rng.random() < 0.2 or len(indices) == 0:
         setattr(sg, which, np.array([], np.int32))
         return f"graph {which} emptied"
+    if rng.random() < 0.2:
+        # One more: any tensor (a constant, an activation), or the other list's first.
+        other = sg.outputs if which == "inputs" else sg.inputs
+        extra = rng.choice([rng.randrange(len(sg.tensors))] + [int(t) for t in other[:1]])
+        setattr(sg, which, np.append(indices, extra).astype(np.int32))
+        return f"graph {which}: tensor {extra} added"
     old = int(indices[0])
-    indices[0] = rng.choice([-1, len(sg.tensors), rng.randrange(len(sg.tensors)), old + 1])
+    other = sg.outputs if which == "inputs" else sg.inputs
+    indices[0] = rng.choice([-1, len(sg.tensors), rng.randrange(len(sg.tensors)), old + 1]
+                            + [int(t) for t in other[:1]])
     return f"graph {which[:-1]} 0: tensor {old} -> {int(indices[0])}"
 
 
