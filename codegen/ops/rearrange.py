@@ -1,9 +1,11 @@
-"""TRANSPOSE, DEPTH_TO_SPACE, SPACE_TO_DEPTH and TILE on int8: every element moves,
-none changes (TFLM's transpose.cc, depth_to_space.cc, space_to_depth.cc; TFLM has no
-TILE, TFLite's reference tile.h repeats the input along each axis).
+"""TRANSPOSE, DEPTH_TO_SPACE, SPACE_TO_DEPTH, REVERSE_V2 and TILE on int8: every
+element moves, none changes (TFLM's transpose.cc, depth_to_space.cc,
+space_to_depth.cc, reverse.cc; TFLM has no TILE, TFLite's reference tile.h repeats
+the input along each axis).
 
 ``keras.layers.Permute`` converts to TRANSPOSE; ``tf.nn.depth_to_space`` and
-``space_to_depth`` (in a Lambda) to the next two; Keras 3's nearest ``UpSampling2D``
+``space_to_depth`` (in a Lambda) to the next two, ``keras.ops.flip`` to REVERSE_V2;
+Keras 3's nearest ``UpSampling2D``
 to EXPAND_DIMS -> TILE -> RESHAPE per axis. Each is one loop nest of constant
 strides over the output, in output order (copying.py): a transpose that keeps the
 last axis copies runs of it, a block rearrangement copies runs of block x channels.
@@ -114,3 +116,25 @@ def tile(layer: Layer) -> Prepared:
     for size, repeats, in_stride, out_stride in zip(x.shape, multiples, in_strides, out_strides):
         loops += [Loop(repeats, 0, size * out_stride), Loop(size, in_stride, out_stride)]
     return copy_layer(layer, [Copy(x, y, loops)])
+
+
+@register("REVERSE_V2")
+def reverse(layer: Layer) -> Prepared:
+    """The listed axes read backwards: a negative stride from their last element."""
+    x, y = _int8_pair(layer)
+    rank = len(x.shape)
+    axes = layer.input(1)
+    layer.require_constant(axes, "axis")
+    layer.require(axes.tensor.dtype == "int32", f"axis is {axes.tensor.dtype}, not int32")
+    axes = sorted(int(a) + rank if int(a) < 0 else int(a) for a in axes.data.ravel())
+    layer.require(all(0 <= a < rank for a in axes),
+                  f"axes {axes} are out of range for rank {rank}")
+    # TFLM's Eval refuses axes that are not next to each other.
+    layer.require(all(b == a + 1 for a, b in zip(axes, axes[1:])),
+                  f"axes {axes} are not contiguous (TFLM refuses them)")
+    layer.require(list(y.shape) == list(x.shape), "output shape differs from the input's")
+    strides = row_major_strides(x.shape)
+    loops = [Loop(size, -stride if a in axes else stride, stride)
+             for a, (size, stride) in enumerate(zip(x.shape, strides))]
+    start = sum((x.shape[a] - 1) * strides[a] for a in axes)
+    return copy_layer(layer, [Copy(x, y, loops, src_start=start)])

@@ -1,9 +1,10 @@
 """Ops that move int8 values without changing them, as Keras 3 layers convert to them:
 STRIDED_SLICE and SLICE (slicing, Cropping2D, keras.ops.slice), TRANSPOSE (Permute),
-SPLIT / SPLIT_V / UNPACK / PACK (keras.ops.split, unstack, stack), DEPTH_TO_SPACE and
-SPACE_TO_DEPTH (tf.nn in a Lambda), RESIZE_NEAREST_NEIGHBOR and RESIZE_BILINEAR
-(Resizing, UpSampling2D), GATHER (keras.ops.take with constant indices). Each case
-is compared byte for byte with TFLM.
+REVERSE_V2 (keras.ops.flip), SPLIT / SPLIT_V / UNPACK / PACK (keras.ops.split, unstack,
+stack), DEPTH_TO_SPACE and SPACE_TO_DEPTH (tf.nn in a Lambda), RESIZE_NEAREST_NEIGHBOR
+and RESIZE_BILINEAR (Resizing, UpSampling2D), GATHER (keras.ops.take, Embedding), TILE
+(nearest UpSampling, keras.ops.tile). Each case is compared byte for byte with TFLM, or
+where TFLM cannot run the model (TILE, Embedding's int32 SELECT) with TFLite.
 
 Builders take ``batch``: None is the default ``keras.Input(shape)`` (a dynamic batch,
 which tinyflow runs with the batch fixed at 1), 1 a static batch.
@@ -168,6 +169,23 @@ TRANSPOSE_CASES = [
     ]
 ]
 
+
+
+def flipped(shape, axis, batch):
+    import keras
+
+    x = keras.Input(shape, batch_size=batch)
+    return keras.Model(x, keras.ops.flip(x, axis=axis))
+
+
+REVERSE_CASES = [
+    _case(f"reverse_{dims(shape)}_axis{dims(axis) if isinstance(axis, tuple) else axis}"
+          f"{_batch(batch)}".replace("-", "m"), flipped,
+          dict(shape=shape, axis=axis, batch=batch), "REVERSE_V2")
+    for shape, axis, batch in [
+        ((6, 5, 3), 1, None), ((6, 5, 3), -1, 1), ((4, 7), (1, 2), None), ((9,), 1, 1),
+    ]
+]
 
 # --- SPLIT / SPLIT_V / UNPACK / PACK ------------------------------------------------------------
 
@@ -553,8 +571,8 @@ def test_gather_with_run_time_indices_matches_tflm(shape, length, axis):
     assert_bit_exact(model_bytes, inputs=[by_dtype[t.dtype] for t in model.input_tensors])
 
 CASES = (STRIDED_SLICE_CASES + RANDOM_STRIDED_SLICE_CASES + SLICE_CASES + TRANSPOSE_CASES
-         + RANDOM_TRANSPOSE_CASES + SPLIT_CASES + UNPACK_CASES + PACK_CASES + BLOCK_CASES
-         + RESIZE_CASES + RANDOM_RESIZE_CASES + GATHER_CASES + TILE_CASES)
+         + RANDOM_TRANSPOSE_CASES + REVERSE_CASES + SPLIT_CASES + UNPACK_CASES + PACK_CASES
+         + BLOCK_CASES + RESIZE_CASES + RANDOM_RESIZE_CASES + GATHER_CASES + TILE_CASES)
 
 
 @pytest.mark.parametrize("case", CASES, ids=str)
