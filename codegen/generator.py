@@ -178,7 +178,8 @@ def check_supported(model: Model) -> None:
 
 
 def _plan(model: Model, prepared, planner=None) -> MemoryPlan:
-    needs = [LayerMemory(result.aliases_input, result.scratch_bytes) if result else LayerMemory()
+    needs = [LayerMemory(result.aliases_input, result.scratch_bytes, result.in_place,
+                         result.in_place_scratch_bytes) if result else LayerMemory()
              for _, result in prepared]
     plan = plan_buffers(model, needs, planner)
     for layer, _ in prepared:
@@ -317,6 +318,7 @@ def _layer_entry(layer: Layer, result: Prepared, plan: MemoryPlan, weight_name) 
                      elements=len(t.values), nbytes=t.nbytes) for t in result.tables],
         table_bytes=result.table_bytes,
         weights=layer_weight_names(layer, weight_name),
-        scratch_bytes=result.scratch_bytes, scratch_offset=scratch.offset if scratch else None,
-        aliases_input=result.aliases_input,
+        scratch_bytes=scratch.size if scratch else 0,
+        scratch_offset=scratch.offset if scratch else None,
+        aliases_input=result.aliases_input, in_place=layer.in_place,
         output_offset=layer.output_offset, output_bytes=layer.output_bytes)

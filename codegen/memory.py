@@ -5,7 +5,10 @@ plan, read offsets and the peak), so planners can be swapped and compared.
 ``plan_buffers`` builds the buffer list from a Model and what each layer needs
 (``LayerMemory``, from its op's prepare step): lifetimes are operator steps; an
 output that aliases its input (a reshape: zero-copy) shares the input's buffer;
-a layer's scratch (im2col columns) is a buffer that lives for that layer only.
+an output its kernel can compute in place (a depthwise convolution, a 1x1
+convolution that does not widen) takes over its input's buffer when nothing
+reads the input afterwards; a layer's scratch (im2col columns, the rows an
+in-place kernel holds back) is a buffer that lives for that layer only.
 ``tinyflow.codegen.plan_memory`` asks the ops and plans in one call.
 """
 
@@ -25,6 +28,8 @@ class LayerMemory:
 
     aliases_input: bool = False     # its output is its input, reinterpreted
     scratch_bytes: int = 0          # working space while it runs
+    in_place: bool = False          # its kernel may write its output over its input ...
+    in_place_scratch_bytes: int = 0  # ... with this much more working space
 
 
 def _align(value: int, alignment: int = ARENA_ALIGNMENT) -> int:
@@ -102,6 +107,7 @@ class MemoryPlan:
     planner: str = ""
     step_names: list[str] = field(default_factory=list)
     scratch: dict[int, Buffer] = field(default_factory=dict)   # layer index -> its scratch
+    in_place: frozenset[int] = frozenset()   # layers whose output overwrites their input
 
     @property
     def scratch_bytes(self) -> int:
@@ -133,8 +139,11 @@ class MemoryPlan:
         scale = width / max(self.arena_bytes, 1)
         scratch = (f", scratch up to {self.scratch_bytes} bytes in {len(self.scratch)} layers"
                    if self.scratch else "")
+        in_place = (f", {len(self.in_place)} layers write their output over their input "
+                    f"({', '.join(str(i) for i in sorted(self.in_place))})"
+                    if self.in_place else "")
         lines = [f"arena: {self.arena_bytes} bytes ({self.planner}), {len(self.buffers)} "
-                 f"buffers{scratch}",
+                 f"buffers{scratch}{in_place}",
                  f"{'buffer':<38} {'offset':>8} {'size':>8} {'steps':>9}  layout"]
         for b in sorted(self.buffers, key=lambda b: (b.offset, b.first_use)):
             start = int(b.offset * scale)
@@ -159,11 +168,35 @@ def plan_buffers(model: Model, needs: Sequence[LayerMemory] | None = None,
     num_steps = len(model.operators)
     needs = list(needs) if needs is not None else [LayerMemory()] * num_steps
 
-    # Resolve aliases: a reshape's output uses its input's storage.
-    root = {}
+    # Resolve aliases: a reshape's output uses its input's storage; so does an in-place
+    # output, if its input is neither the graph's (the host writes it once and may run
+    # the model on it again) nor read by any later layer or after the run.
+    root: dict[int, int] = {}
+    in_place = set()
+    reads_after: dict[int, int] = {}       # tensor -> the last step reading it
+    for op in model.operators:
+        for t in op.inputs:
+            reads_after[t] = op.index
+    for t in model.outputs:
+        reads_after[t] = num_steps
+
+    def overwritable(op) -> bool:
+        x = op.inputs[0]
+        if x < 0 or model.tensors[x].is_constant:
+            return False
+        r = root.get(x, x)
+        sharing = [t for t in reads_after if root.get(t, t) == r]
+        return (r not in model.inputs and not any(t in model.inputs for t in sharing)
+                and all(reads_after[t] <= op.index for t in sharing)
+                and model.tensors[op.outputs[0]].nbytes <= model.tensors[x].nbytes)
+
     for op, need in zip(model.operators, needs):
-        if need.aliases_input and not model.tensors[op.inputs[0]].is_constant:
-            root[op.outputs[0]] = root.get(op.inputs[0], op.inputs[0])
+        x = op.inputs[0] if op.inputs else -1
+        if need.aliases_input and x >= 0 and not model.tensors[x].is_constant:
+            root[op.outputs[0]] = root.get(x, x)
+        elif need.in_place and overwritable(op):
+            root[op.outputs[0]] = root.get(x, x)
+            in_place.add(op.index)
 
     first_use: dict[int, int] = {}
     last_use: dict[int, int] = {}
@@ -189,9 +222,12 @@ def plan_buffers(model: Model, needs: Sequence[LayerMemory] | None = None,
         members = [t for t, rt in root.items() if rt == r]
         size = max([tensor.nbytes] + [model.tensors[m].nbytes for m in members])
         by_root[r] = planner.add_buffer(tensor.name or f"t{r}", size, first_use[r], last_use[r])
-    scratch = {op.index: planner.add_buffer(f"scratch of layer {op.index} {op.opcode}",
-                                            need.scratch_bytes, op.index, op.index)
-               for op, need in zip(model.operators, needs) if need.scratch_bytes}
+    scratch_sizes = {op.index: need.scratch_bytes
+                     + (need.in_place_scratch_bytes if op.index in in_place else 0)
+                     for op, need in zip(model.operators, needs)}
+    scratch = {index: planner.add_buffer(f"scratch of layer {index} {model.operators[index].opcode}",
+                                         size, index, index)
+               for index, size in scratch_sizes.items() if size}
     planner.plan()
 
     tensor_buffer = {r: b for r, b in by_root.items()}
@@ -200,6 +236,7 @@ def plan_buffers(model: Model, needs: Sequence[LayerMemory] | None = None,
     plan = MemoryPlan(arena_bytes=planner.arena_bytes,
                       buffers=list(by_root.values()) + list(scratch.values()),
                       tensor_buffer=tensor_buffer, num_steps=num_steps, planner=planner.name,
-                      step_names=[op.opcode for op in model.operators], scratch=scratch)
+                      step_names=[op.opcode for op in model.operators], scratch=scratch,
+                      in_place=frozenset(in_place))
     plan.check()
     return plan

@@ -214,7 +214,7 @@ def profile(model: Model | str | Path, board: str = DEFAULT_BOARD,
 
     >>> p = profile(MLPERF / "kws_ref_model.tflite", budget="ram=64KiB,flash=256KiB")
     >>> p.total_macs, p.arena_bytes, p.layers[2].facts.kernel
-    (2664768, 16256, 'conv_direct')
+    (2664768, 8704, 'conv_direct')
     >>> p.passed, [check.name for check in p.check() if check.source == "budget"]
     (True, ['ram', 'flash'])
     """

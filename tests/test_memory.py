@@ -87,3 +87,44 @@ def test_every_output_of_a_multi_output_op_gets_its_own_buffer():
     code = generated.files["tinyflow_model.c"]
     for t in (2, 3, 4):                                  # the kernel writes all three
         assert f"(arena + {plan.offset(t)})" in code
+
+
+def _chain(ops_shapes, read_later=None):
+    """A model of one-input ops on int8 tensors t0 -> t1 -> ...: ``ops_shapes`` lists each
+    op's output shape; ``read_later``: (tensor, step) also read by an ADD at the end."""
+    from tinyflow.codegen.ir import Model, Operator, Quantization, Tensor
+
+    def int8(index, shape):
+        return Tensor(index, f"t{index}", shape, "int8", Quantization((0.5,), (0,)))
+
+    tensors = [int8(0, (1, 4, 4, 8))] + [int8(i + 1, s) for i, s in enumerate(ops_shapes)]
+    ops = [Operator(i, "OP", (i,), (i + 1,)) for i in range(len(ops_shapes))]
+    outputs = (len(tensors) - 1,)
+    if read_later is not None:
+        last = len(tensors) - 1
+        tensors.append(int8(last + 1, tensors[last].shape))
+        ops.append(Operator(len(ops), "ADD", (last, read_later), (last + 1,)))
+        outputs = (last + 1,)
+    return Model("chain", tensors, ops, (0,), outputs)
+
+
+def test_in_place_outputs_take_over_their_input_only_when_nothing_reads_it_later():
+    from tinyflow.codegen.memory import LayerMemory, plan_buffers
+
+    model = _chain([(1, 4, 4, 8), (1, 4, 4, 8), (1, 4, 4, 4), (1, 4, 4, 8)])
+    needs = [LayerMemory(in_place=True, in_place_scratch_bytes=64)] * 4 + [LayerMemory()]
+    plan = plan_buffers(model, needs[:4])
+    plan.check()
+    # op 0 reads the graph's input (the host may run the model on it again): a copy;
+    # ops 1 and 2 overwrite their inputs (2 narrows); op 3 would widen: a buffer of its own.
+    assert plan.in_place == {1, 2}
+    assert plan.tensor_buffer[1] is plan.tensor_buffer[2] is plan.tensor_buffer[3]
+    assert plan.tensor_buffer[4] is not plan.tensor_buffer[3]
+    # in-place scratch only where the layer is in place
+    assert sorted(plan.scratch) == [1, 2] and all(b.size == 64 for b in plan.scratch.values())
+
+    # t2 is read again by a later ADD: op 2 must not overwrite it
+    model = _chain([(1, 4, 4, 8), (1, 4, 4, 8), (1, 4, 4, 8)], read_later=2)
+    plan = plan_buffers(model, [LayerMemory(in_place=True)] * 3 + [LayerMemory()])
+    plan.check()
+    assert plan.in_place == {1}

@@ -71,6 +71,10 @@ class Prepared:
     tables: tuple[ConstTable, ...] = ()
     scratch_bytes: int = 0            # arena scratch the layer needs while it runs
     aliases_input: bool = False       # the output is the input reinterpreted: no copy
+    # The kernel can write its output over its input (the planner decides whether it
+    # does: Layer.in_place), holding back in_place_scratch_bytes of it meanwhile.
+    in_place: bool = False
+    in_place_scratch_bytes: int = 0
 
     @property
     def table_bytes(self) -> int:
@@ -216,6 +220,11 @@ class Layer:
         return f"(arena + {self.plan.scratch[self.index].offset})"
 
     @property
+    def in_place(self) -> bool:
+        """Whether the planner gave this layer's output its input's storage."""
+        return self.index in self.plan.in_place
+
+    @property
     def output_offset(self) -> int:
         return self.plan.offset(self.op.outputs[0])
 
@@ -227,6 +236,7 @@ class Layer:
     def prepared(self, template: str, *, variant: str | None = None, macs: int = 0,
                  features: dict | None = None, cost_terms=DEFAULT_COST_TERMS,
                  tables=(), scratch_bytes: int = 0, aliases_input: bool = False,
+                 in_place: bool = False, in_place_scratch_bytes: int = 0,
                  **params) -> Prepared:
         """Package a prepare step's decisions. The features every layer has (calls,
         inputs, outputs, table_bytes) are filled in here; ``features`` adds the op's."""
@@ -243,7 +253,8 @@ class Layer:
                         params=params, macs=int(macs),
                         features={k: int(v) for k, v in all_features.items()},
                         cost_terms=tuple(cost_terms), tables=tables,
-                        scratch_bytes=int(scratch_bytes), aliases_input=aliases_input)
+                        scratch_bytes=int(scratch_bytes), aliases_input=aliases_input,
+                        in_place=in_place, in_place_scratch_bytes=int(in_place_scratch_bytes))
 
     def table(self, name: str, ctype: str, values) -> ConstTable:
         return ConstTable(name, ctype, tuple(int(v) for v in values))

@@ -114,6 +114,9 @@ def conv_2d(layer: Layer) -> Prepared:
         # each), plus an int8 patch to gather taps whose channels do not come in fours.
         scratch = 2 * 2 * 4 * blocks + (patch_size if gather == "patch" else 0)
         packed = w.packed(ROW_PAIRS, pack_row_pairs(w.data.reshape(out_c, patch_size)))
+    # A 1x1 convolution that does not widen can write each pixel pair's outputs over
+    # the input pixels it has just copied into its columns.
+    in_place = gather == "direct" and out_c <= in_c
     if groups > 1:
         tables, matrix = _requantization_tables(layer, requantization), {}
     else:
@@ -122,6 +125,7 @@ def conv_2d(layer: Layer) -> Prepared:
     return layer.prepared(
         "conv_2d.c.j2", variant=variant, macs=macs, features=features,
         cost_terms=cost_terms, tables=tables, scratch_bytes=scratch, path=path,
+        in_place=in_place,
         x=x, w=w, bias=bias, y=y, packed=packed, blocks=blocks, **matrix,
         batches=x.dim(0), in_h=x.dim(1), in_w=x.dim(2), in_c=in_c,
         filter_h=filter_h, filter_w=filter_w, filter_c=filter_c, out_c=out_c,
@@ -170,9 +174,16 @@ def depthwise_conv_2d(layer: Layer) -> Prepared:
                          if in_c >= 4 else None)
         if interior_bias is not None:
             tables.insert(0, layer.table("interior_bias", "int32_t", interior_bias))
+    # Stride 1 with the output the input's shape: the output can overwrite the input,
+    # each row held back (in scratch) until no later window reads the input row under it.
+    in_place = (path == "simd_body" and window["stride_h"] == window["stride_w"] == 1
+                and tuple(y.shape) == tuple(x.shape))
+    held_rows = window["pad_h"] + 1
     return layer.prepared(
         "depthwise_conv_2d.c.j2", variant=variant, macs=macs, features=features,
-        cost_terms=cost_terms, tables=tables, path=path,
+        cost_terms=cost_terms, tables=tables, path=path, in_place=in_place,
+        in_place_scratch_bytes=held_rows * window["out_w"] * out_c if in_place else 0,
+        held_rows=held_rows,
         x=x, w=w, bias=bias, y=y,
         batches=x.dim(0), in_h=x.dim(1), in_w=x.dim(2), in_c=in_c,
         filter_h=filter_h, filter_w=filter_w, out_c=out_c, depth_multiplier=multiplier,

@@ -25,10 +25,12 @@ DSP_CASES = [
     "conv_5x3_stride2_same_c13", "conv_3x3_dilation2_same", "conv_3x3_positive_inputs",
     "conv_1x1_relu_n1_to_1", "depthwise_3x3_m1_c17", "depthwise_3x3_m1_dilation2_valid_relu6",
     "depthwise_3x3_m1_stride2_same_even_relu", "depthwise_3x3_m1_positive_inputs",
-    "depthwise_3x3_m1_no_bias",
+    "depthwise_3x3_m1_no_bias", "depthwise_in_place_3x3_c7_relu6",
+    "depthwise_in_place_5x3_dilation2_c12",
     "dense_100_to_17_relu", "dense_multidim_3x4x6",
 ]
-ARITHMETIC_CASES = test_conv.CASES + test_depthwise.CASES + test_fully_connected.CASES
+ARITHMETIC_CASES = (test_conv.CASES + test_depthwise.CASES + test_depthwise.IN_PLACE_CASES
+                    + test_fully_connected.CASES)
 
 
 @pytest.mark.slow

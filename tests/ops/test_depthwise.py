@@ -72,3 +72,57 @@ CASES = [
 @pytest.mark.parametrize("case", CASES, ids=str)
 def test_depthwise_matches_tflm(case):
     assert_case_matches_tflm(case)
+
+
+# --- in place: the output written over the input ---------------------------------------------
+
+def pointwise_depthwise_chain(shape, channels, kernel, dilation=1, activation=None, seed=1):
+    """1x1 conv (widening: not in place, and its input is the graph's) -> depthwise
+    (in place, rows held back) -> 1x1 conv keeping the width (in place) -> 1x1 conv
+    narrowing (in place) -> depthwise again on the narrower tensor (in place)."""
+    import keras
+
+    x = keras.Input(shape, batch_size=1)
+    y = keras.layers.Conv2D(channels, 1, activation="relu", **initializers(seed))(x)
+    y = keras.layers.DepthwiseConv2D(kernel, padding="same", dilation_rate=dilation,
+                                     activation=activation,
+                                     **initializers(seed + 2, kernel="depthwise"))(y)
+    y = keras.layers.Conv2D(channels, 1, activation="relu", **initializers(seed + 4))(y)
+    y = keras.layers.Conv2D(channels - 3, 1, **initializers(seed + 6))(y)
+    y = keras.layers.DepthwiseConv2D(3, padding="same",
+                                     **initializers(seed + 8, kernel="depthwise"))(y)
+    return keras.Model(x, y)
+
+
+def computed_in_place(count: int):
+    """A check: the planner put exactly ``count`` layers' outputs over their inputs
+    (both depthwise convolutions and the two 1x1 convolutions that do not widen)."""
+    def check(model):
+        from tinyflow.codegen import generate
+
+        layers = generate(model).manifest["layers"]
+        in_place = [(layer["index"], layer["op"]) for layer in layers if layer["in_place"]]
+        assert len(in_place) == count, in_place
+        assert not layers[0]["in_place"], "the graph's input must not be overwritten"
+    return check
+
+
+def _in_place(name, shape, channels, kernel, **options):
+    name = f"depthwise_in_place_{name}"
+    return Case(name, pointwise_depthwise_chain,
+                dict(shape=shape, channels=channels, kernel=kernel, **options),
+                "DEPTHWISE_CONV_2D", extra_ops=("CONV_2D",), check=computed_in_place(4),
+                **seeds_from_name(name))
+
+
+IN_PLACE_CASES = [
+    _in_place("3x3_c8", (9, 7, 2), 8, 3),
+    _in_place("3x3_c7_relu6", (6, 8, 3), 7, 3, activation="relu6"),   # channel remainder
+    _in_place("5x3_dilation2_c12", (12, 9, 1), 12, (5, 3), dilation=2),  # 5 rows held back
+    _in_place("1x3_c9", (4, 11, 2), 9, (1, 3)),                      # no row held back
+]
+
+
+@pytest.mark.parametrize("case", IN_PLACE_CASES, ids=str)
+def test_depthwise_in_place_matches_tflm(case):
+    assert_case_matches_tflm(case)
