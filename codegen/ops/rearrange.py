@@ -1,10 +1,11 @@
-"""TRANSPOSE, DEPTH_TO_SPACE, SPACE_TO_DEPTH, REVERSE_V2 and TILE on int8: every
-element moves, none changes (TFLM's transpose.cc, depth_to_space.cc,
-space_to_depth.cc, reverse.cc; TFLM has no TILE, TFLite's reference tile.h repeats
-the input along each axis).
+"""TRANSPOSE, DEPTH_TO_SPACE, SPACE_TO_DEPTH, REVERSE_V2, BROADCAST_TO and TILE on
+int8: every element moves, none changes (TFLM's transpose.cc, depth_to_space.cc,
+space_to_depth.cc, reverse.cc, broadcast_to.cc; TFLM has no TILE, TFLite's reference
+tile.h repeats the input along each axis).
 
 ``keras.layers.Permute`` converts to TRANSPOSE; ``tf.nn.depth_to_space`` and
-``space_to_depth`` (in a Lambda) to the next two, ``keras.ops.flip`` to REVERSE_V2;
+``space_to_depth`` (in a Lambda) to the next two, ``keras.ops.flip`` to REVERSE_V2,
+``keras.ops.broadcast_to`` to BROADCAST_TO;
 Keras 3's nearest ``UpSampling2D``
 to EXPAND_DIMS -> TILE -> RESHAPE per axis. Each is one loop nest of constant
 strides over the output, in output order (copying.py): a transpose that keeps the
@@ -138,3 +139,28 @@ def reverse(layer: Layer) -> Prepared:
              for a, (size, stride) in enumerate(zip(x.shape, strides))]
     start = sum((x.shape[a] - 1) * strides[a] for a in axes)
     return copy_layer(layer, [Copy(x, y, loops, src_start=start)])
+
+
+BROADCAST_MAX_RANK = 5     # TFLM's broadcast_to.cc kMaxDims
+
+
+@register("BROADCAST_TO")
+def broadcast_to(layer: Layer) -> Prepared:
+    """Axes of size 1 (and the missing leading ones) repeated: read with stride 0."""
+    x, y = _int8_pair(layer)
+    shape = layer.input(1)
+    layer.require_constant(shape, "shape")
+    layer.require(shape.tensor.dtype in ("int32", "int64"),
+                  f"shape is {shape.tensor.dtype}, not int32 or int64")
+    target = [int(d) for d in shape.data.ravel()]
+    rank = len(y.shape)
+    layer.require(rank <= BROADCAST_MAX_RANK and len(x.shape) <= rank,
+                  f"rank {len(x.shape)} to {rank}: TFLM broadcasts up to {BROADCAST_MAX_RANK}")
+    layer.require(list(y.shape) == target, f"output shape {list(y.shape)} is not {target}")
+    padded = [1] * (rank - len(x.shape)) + list(x.shape)
+    layer.require(all(n in (1, m) for n, m in zip(padded, target)),
+                  f"{list(x.shape)} does not broadcast to {target}")
+    in_strides, out_strides = row_major_strides(padded), row_major_strides(target)
+    loops = [Loop(m, 0 if n == 1 else in_stride, out_stride)
+             for n, m, in_stride, out_stride in zip(padded, target, in_strides, out_strides)]
+    return copy_layer(layer, [Copy(x, y, loops)])

@@ -1,6 +1,6 @@
 """Ops that move int8 values without changing them, as Keras 3 layers convert to them:
 STRIDED_SLICE and SLICE (slicing, Cropping2D, keras.ops.slice), TRANSPOSE (Permute),
-REVERSE_V2 (keras.ops.flip), SPLIT / SPLIT_V / UNPACK / PACK (keras.ops.split, unstack,
+REVERSE_V2 (keras.ops.flip), BROADCAST_TO, SPLIT / SPLIT_V / UNPACK / PACK (keras.ops.split, unstack,
 stack), DEPTH_TO_SPACE and SPACE_TO_DEPTH (tf.nn in a Lambda), RESIZE_NEAREST_NEIGHBOR
 and RESIZE_BILINEAR (Resizing, UpSampling2D), GATHER (keras.ops.take, Embedding), TILE
 (nearest UpSampling, keras.ops.tile). Each case is compared byte for byte with TFLM, or
@@ -184,6 +184,22 @@ REVERSE_CASES = [
           dict(shape=shape, axis=axis, batch=batch), "REVERSE_V2")
     for shape, axis, batch in [
         ((6, 5, 3), 1, None), ((6, 5, 3), -1, 1), ((4, 7), (1, 2), None), ((9,), 1, 1),
+    ]
+]
+
+
+def broadcast(shape, target, batch):
+    import keras
+
+    x = keras.Input(shape, batch_size=batch)
+    return keras.Model(x, keras.ops.broadcast_to(x, target))
+
+
+BROADCAST_CASES = [
+    _case(f"broadcast_{dims(shape)}_to{dims(target)}", broadcast,
+          dict(shape=shape, target=target, batch=1), "BROADCAST_TO")
+    for shape, target in [
+        ((1, 4), (1, 3, 4)), ((5, 1), (1, 5, 6)), ((1, 1, 3), (2, 1, 4, 5, 3)),
     ]
 ]
 
@@ -571,8 +587,9 @@ def test_gather_with_run_time_indices_matches_tflm(shape, length, axis):
     assert_bit_exact(model_bytes, inputs=[by_dtype[t.dtype] for t in model.input_tensors])
 
 CASES = (STRIDED_SLICE_CASES + RANDOM_STRIDED_SLICE_CASES + SLICE_CASES + TRANSPOSE_CASES
-         + RANDOM_TRANSPOSE_CASES + REVERSE_CASES + SPLIT_CASES + UNPACK_CASES + PACK_CASES
-         + BLOCK_CASES + RESIZE_CASES + RANDOM_RESIZE_CASES + GATHER_CASES + TILE_CASES)
+         + RANDOM_TRANSPOSE_CASES + REVERSE_CASES + BROADCAST_CASES + SPLIT_CASES + UNPACK_CASES
+         + PACK_CASES + BLOCK_CASES + RESIZE_CASES + RANDOM_RESIZE_CASES + GATHER_CASES
+         + TILE_CASES)
 
 
 @pytest.mark.parametrize("case", CASES, ids=str)
