@@ -17,8 +17,10 @@ Adding a case: append a `Case(...)` to a list in its family's file (test_conv.py
 test_shape_ops.py, ...); that file's parametrized test picks it up. Adding an op:
 write a builder next to its family's cases, plus a case list, and add the list to
 the family's `CASES`. Builders import Keras inside the function, so collecting the
-tests stays fast, and use `keras.Input(shape, batch_size=1)` (static shapes: with an
-unknown batch size the converter may add SHAPE ops). Give new cases
+tests stays fast, and use `keras.Input(shape, batch_size=1)` (static shapes); cases
+built the default Keras way, `keras.Input(shape)` (a dynamic batch: the converter may
+add SHAPE ops or a dilation chain, which tinyflow folds), pass `batch_size=None` and
+say so in their name. Give new cases
 `**seeds_from_name(name)`, so their weights, calibration and inputs are all seeded.
 
 Seeds: the conv, depthwise, dense, pooling, ADD/MUL, softmax and reshape cases take
