@@ -108,8 +108,8 @@ def mutate_channels(model, sg, rng):
         return f"tensor {index}: quantized axis {old} -> {q.quantizedDimension}"
     keep = rng.choice([1, max(1, len(q.scale) - 1), len(q.scale) + 1, 2 * len(q.scale)])
     q.scale = np.resize(q.scale, keep).astype(np.float32)
-    if rng.random() < 0.7:
-        q.zeroPoint = np.resize(q.zeroPoint, keep).astype(np.int64)
+    if q.zeroPoint is None or rng.random() < 0.7:
+        q.zeroPoint = np.resize(_writable(q.zeroPoint, np.int64), keep).astype(np.int64)
     return f"tensor {index}: {keep} scales, {len(q.zeroPoint)} zero points"
 
 
