@@ -1,11 +1,12 @@
-"""TRANSPOSE, DEPTH_TO_SPACE, SPACE_TO_DEPTH, REVERSE_V2, BROADCAST_TO and TILE on
-int8: every element moves, none changes (TFLM's transpose.cc, depth_to_space.cc,
-space_to_depth.cc, reverse.cc, broadcast_to.cc; TFLM has no TILE, TFLite's reference
-tile.h repeats the input along each axis).
+"""TRANSPOSE, DEPTH_TO_SPACE, SPACE_TO_DEPTH, REVERSE_V2, BROADCAST_TO, MIRROR_PAD and
+TILE on int8: every element moves, none changes (TFLM's transpose.cc,
+depth_to_space.cc, space_to_depth.cc, reverse.cc, broadcast_to.cc, mirror_pad.cc;
+TFLM has no TILE, TFLite's reference tile.h repeats the input along each axis).
 
 ``keras.layers.Permute`` converts to TRANSPOSE; ``tf.nn.depth_to_space`` and
 ``space_to_depth`` (in a Lambda) to the next two, ``keras.ops.flip`` to REVERSE_V2,
-``keras.ops.broadcast_to`` to BROADCAST_TO;
+``keras.ops.broadcast_to`` to BROADCAST_TO, ``keras.ops.pad(mode="reflect" or
+"symmetric")`` to MIRROR_PAD;
 Keras 3's nearest ``UpSampling2D``
 to EXPAND_DIMS -> TILE -> RESHAPE per axis. Each is one loop nest of constant
 strides over the output, in output order (copying.py): a transpose that keeps the
@@ -13,6 +14,8 @@ last axis copies runs of it, a block rearrangement copies runs of block x channe
 """
 
 from __future__ import annotations
+
+from itertools import product
 
 from tinyflow.codegen.ops.base import Layer, Prepared, register
 from tinyflow.codegen.ops.copying import Copy, Loop, copy_layer, require_int8, row_major_strides
@@ -164,3 +167,65 @@ def broadcast_to(layer: Layer) -> Prepared:
     loops = [Loop(m, 0 if n == 1 else in_stride, out_stride)
              for n, m, in_stride, out_stride in zip(padded, target, in_strides, out_strides)]
     return copy_layer(layer, [Copy(x, y, loops)])
+
+
+def _mirrored_index(position: int, before: int, size: int, offset: int) -> int:
+    """TFLM's GetInputDimension: the input index output ``position`` reads along an
+    axis padded by ``before`` (offset 1: reflect, without the edge; 0: symmetric)."""
+    if position < before:
+        edge = before + offset - 1
+        return edge - min(position, edge - offset)
+    position -= before
+    if position >= size:
+        edge = size - (1 + offset)
+        return edge - min(position - size, edge)
+    return position
+
+
+def _runs(indices: list[int]) -> list[tuple[int, int, int, int]]:
+    """``indices`` cut into arithmetic runs: (first output position, count, first index,
+    step)."""
+    runs, start = [], 0
+    while start < len(indices):
+        step = indices[start + 1] - indices[start] if start + 1 < len(indices) else 1
+        end = start + 1
+        while end < len(indices) and indices[end] - indices[end - 1] == step:
+            end += 1
+        runs.append((start, end - start, indices[start], step))
+        start = end
+    return runs
+
+
+@register("MIRROR_PAD")
+def mirror_pad(layer: Layer) -> Prepared:
+    """Each axis' output positions read input indices in at most three arithmetic runs
+    (the mirrored border before, the input, the mirrored border after); one copy per
+    combination of runs across the axes."""
+    x, y = _int8_pair(layer)
+    paddings = layer.input(1)
+    layer.require_constant(paddings, "paddings")
+    layer.require(paddings.tensor.dtype in ("int32", "int64"),
+                  f"paddings are {paddings.tensor.dtype}, not int32 or int64")
+    pairs = paddings.data.reshape(-1, 2).astype(int).tolist()
+    layer.require(len(pairs) == len(x.shape) == len(y.shape),
+                  f"{len(pairs)} padding pairs for a rank-{len(x.shape)} tensor")
+    # The flatbuffer's MirrorPadMode: REFLECT = 0 leaves the edge out, SYMMETRIC = 1 repeats it.
+    offset = 1 if layer.option("mode", 0) == 0 else 0
+    axes = []
+    for axis, ((before, after), size, out) in enumerate(zip(pairs, x.shape, y.shape)):
+        layer.require(before >= 0 and after >= 0 and out == size + before + after,
+                      f"axis {axis}: output size {out} != {size} + {before} + {after}")
+        layer.require(max(before, after) <= size - offset,
+                      f"axis {axis}: padding {max(before, after)} is wider than the "
+                      f"{size - offset} values it mirrors")
+        axes.append(_runs([_mirrored_index(p, before, size, offset) for p in range(out)]))
+    in_strides, out_strides = row_major_strides(x.shape), row_major_strides(y.shape)
+    copies = []
+    for runs in product(*axes):
+        loops = [Loop(count, step * in_stride, out_stride)
+                 for (_, count, _, step), in_stride, out_stride
+                 in zip(runs, in_strides, out_strides)]
+        copies.append(Copy(x, y, loops,
+                           src_start=sum(r[2] * s for r, s in zip(runs, in_strides)),
+                           dst_start=sum(r[0] * s for r, s in zip(runs, out_strides))))
+    return copy_layer(layer, copies)

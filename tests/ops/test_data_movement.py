@@ -1,8 +1,9 @@
 """Ops that move int8 values without changing them, as Keras 3 layers convert to them:
 STRIDED_SLICE and SLICE (slicing, Cropping2D, keras.ops.slice), TRANSPOSE (Permute),
-REVERSE_V2 (keras.ops.flip), BROADCAST_TO, SPLIT / SPLIT_V / UNPACK / PACK (keras.ops.split, unstack,
-stack), DEPTH_TO_SPACE and SPACE_TO_DEPTH (tf.nn in a Lambda), RESIZE_NEAREST_NEIGHBOR
-and RESIZE_BILINEAR (Resizing, UpSampling2D), GATHER (keras.ops.take, Embedding), TILE
+REVERSE_V2 (keras.ops.flip), BROADCAST_TO, MIRROR_PAD (keras.ops.pad reflect and
+symmetric), SPLIT / SPLIT_V / UNPACK / PACK (keras.ops.split, unstack, stack),
+DEPTH_TO_SPACE and SPACE_TO_DEPTH (tf.nn in a Lambda), RESIZE_NEAREST_NEIGHBOR and
+RESIZE_BILINEAR (Resizing, UpSampling2D), GATHER (keras.ops.take, Embedding), TILE
 (nearest UpSampling, keras.ops.tile). Each case is compared byte for byte with TFLM, or
 where TFLM cannot run the model (TILE, Embedding's int32 SELECT) with TFLite.
 
@@ -200,6 +201,26 @@ BROADCAST_CASES = [
           dict(shape=shape, target=target, batch=1), "BROADCAST_TO")
     for shape, target in [
         ((1, 4), (1, 3, 4)), ((5, 1), (1, 5, 6)), ((1, 1, 3), (2, 1, 4, 5, 3)),
+    ]
+]
+
+
+def mirror_padded(shape, paddings, mode, batch):
+    import keras
+
+    x = keras.Input(shape, batch_size=batch)
+    return keras.Model(x, keras.ops.pad(x, paddings, mode=mode))
+
+
+MIRROR_PAD_CASES = [
+    _case(f"mirror_pad_{mode}_{dims(shape)}_pads{'-'.join(f'{a}{b}' for a, b in paddings)}"
+          f"{_batch(batch)}", mirror_padded,
+          dict(shape=shape, paddings=paddings, mode=mode, batch=batch), "MIRROR_PAD")
+    for mode in ("reflect", "symmetric")
+    for shape, paddings, batch in [
+        ((6, 5, 3), ((0, 0), (2, 1), (1, 3), (0, 0)), None),
+        ((4, 7), ((0, 0), (3, 0), (0, 2)), 1),
+        ((5,), ((0, 0), (4, 4)), 1),
     ]
 ]
 
@@ -587,9 +608,9 @@ def test_gather_with_run_time_indices_matches_tflm(shape, length, axis):
     assert_bit_exact(model_bytes, inputs=[by_dtype[t.dtype] for t in model.input_tensors])
 
 CASES = (STRIDED_SLICE_CASES + RANDOM_STRIDED_SLICE_CASES + SLICE_CASES + TRANSPOSE_CASES
-         + RANDOM_TRANSPOSE_CASES + REVERSE_CASES + BROADCAST_CASES + SPLIT_CASES + UNPACK_CASES
-         + PACK_CASES + BLOCK_CASES + RESIZE_CASES + RANDOM_RESIZE_CASES + GATHER_CASES
-         + TILE_CASES)
+         + RANDOM_TRANSPOSE_CASES + REVERSE_CASES + BROADCAST_CASES + MIRROR_PAD_CASES
+         + SPLIT_CASES + UNPACK_CASES + PACK_CASES + BLOCK_CASES + RESIZE_CASES
+         + RANDOM_RESIZE_CASES + GATHER_CASES + TILE_CASES)
 
 
 @pytest.mark.parametrize("case", CASES, ids=str)
