@@ -535,21 +535,14 @@ def embedding(vocabulary, length, width, batch):
     return keras.Model(x, keras.layers.Embedding(vocabulary, width)(x))
 
 
-@pytest.mark.parametrize("vocabulary, length, width, batch", [
-    (20, 5, 8, None), (20, 5, 8, 1), (300, 7, 3, None)])
-def test_embedding_matches_tflite(vocabulary, length, width, batch):
-    """keras.layers.Embedding: Keras 3 wraps negative indices (LESS, ADD, SELECT_V2 on
-    int32) before the GATHER; TFLM cannot run that (no int32 SELECT_V2, no SELECT), so
-    TFLite's reference kernels are the oracle, on indices in [-vocabulary, vocabulary).
-    The simplifier folds the wrap into the GATHER."""
+def _embedding_model(vocabulary, length, width, batch):
+    """The converted Embedding model (checked to fold to one GATHER) and a batch of
+    indices in [-vocabulary, vocabulary)."""
     pytest.importorskip("tensorflow")
     import keras
 
-    from conftest import assert_bit_exact
     from tinyflow.codegen.ir import load_model
     from tinyflow.codegen.simplify import simplify
-
-    from .test_conv import tflite_reference_kernels
 
     keras.utils.set_random_seed(vocabulary + length)
     rng = np.random.default_rng(vocabulary)
@@ -559,9 +552,38 @@ def test_embedding_matches_tflite(vocabulary, length, width, batch):
     assert {"LESS", "ADD", "GATHER"} <= {op.opcode for op in model.operators}
     assert [op.opcode for op in simplify(model).operators] == ["GATHER"]
     shape = (BATCH_OF_INDICES, *model.input_tensors[0].shape)
-    inputs = [rng.integers(-vocabulary, vocabulary, size=shape).astype(np.int32)]
+    return model_bytes, [rng.integers(-vocabulary, vocabulary, size=shape).astype(np.int32)]
+
+
+@pytest.mark.parametrize("vocabulary, length, width, batch", [
+    (20, 5, 8, None), (20, 5, 8, 1), (300, 7, 3, None)])
+def test_embedding_matches_tflite(vocabulary, length, width, batch):
+    """keras.layers.Embedding: Keras 3 wraps negative indices (LESS, ADD, SELECT_V2 on
+    int32) before the GATHER; TFLM cannot run that (no int32 SELECT_V2, no SELECT), so
+    TFLite's reference kernels are the oracle, on indices in [-vocabulary, vocabulary).
+    The simplifier folds the wrap into the GATHER."""
+    from conftest import assert_bit_exact
+
+    from .test_conv import tflite_reference_kernels
+
+    model_bytes, inputs = _embedding_model(vocabulary, length, width, batch)
     assert_bit_exact(model_bytes, inputs=inputs, reference=tflite_reference_kernels)
 
+
+@pytest.mark.slow
+def test_embedding_on_cortex_m4_matches_tflite():
+    """The run-time index path (wrap, clamp) as arm-none-eabi-gcc compiles it, on QEMU."""
+    from tinyflow.codegen.ir import load_model
+    from tinyflow.firmware.infer import run_on_board
+
+    from .harness import require_tools
+    from .test_conv import tflite_reference_kernels
+
+    require_tools("arm-none-eabi-gcc", "qemu-system-arm")
+    model_bytes, inputs = _embedding_model(300, 7, 3, None)
+    ours = run_on_board(load_model(model_bytes), inputs, "qemu-cortex-m4")
+    for a, b in zip(ours, tflite_reference_kernels(model_bytes, inputs), strict=True):
+        assert a.shape == b.shape and a.tobytes() == b.tobytes()
 
 BATCH_OF_INDICES = 24
 
