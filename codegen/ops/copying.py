@@ -1,9 +1,11 @@
 """Data movement as loops of constant strides: what slicing, splitting, stacking,
-transposing and depth/space rearranging ops share.
+transposing, reversing, tiling, broadcasting, mirror padding and depth/space
+rearranging ops share.
 
 Every one of these ops writes each output element from exactly one input element,
 at an index that is affine in the loop counters: for every (i0, i1, ...) of a loop
-nest, ``dst[dst_start + sum(i * dst_stride)] = src[src_start + sum(i * src_stride)]``.
+nest, ``dst[dst_start + sum(i * dst_stride)] = src[src_start + sum(i * src_stride)]``
+(a negative stride reads an axis backwards, a stride of 0 reads it again: a repeat).
 All shapes are known when the code is generated, so the op's prepare step describes
 its copies that way (``Copy``) and ``copy_layer`` simplifies the nest (loops of one
 iteration go, loops that walk memory contiguously on both sides merge) and renders
@@ -27,7 +29,7 @@ from tinyflow.codegen.ops.base import Layer, Prepared, TensorRef
 @dataclass(frozen=True)
 class Loop:
     count: int
-    src_stride: int     # elements, may be negative (a reversed axis)
+    src_stride: int     # elements; negative: a reversed axis, 0: a repeat
     dst_stride: int
 
 
@@ -55,7 +57,7 @@ class Copy:
 
     @property
     def elements(self) -> int:
-        return self.inner.count * int(np.prod([loop.count for loop in self.outer], dtype=np.int64))
+        return self.inner.count * self.runs
 
     @property
     def runs(self) -> int:
