@@ -4,8 +4,9 @@ REVERSE_V2 (keras.ops.flip), BROADCAST_TO, MIRROR_PAD (keras.ops.pad reflect and
 symmetric), SPLIT / SPLIT_V / UNPACK / PACK (keras.ops.split, unstack, stack),
 DEPTH_TO_SPACE and SPACE_TO_DEPTH (tf.nn in a Lambda), RESIZE_NEAREST_NEIGHBOR and
 RESIZE_BILINEAR (Resizing, UpSampling2D), GATHER (keras.ops.take, Embedding), TILE
-(nearest UpSampling, keras.ops.tile). Each case is compared byte for byte with TFLM, or
-where TFLM cannot run the model (TILE, Embedding's int32 SELECT) with TFLite.
+(nearest UpSampling, RepeatVector, keras.ops.tile and repeat). Each case is compared
+byte for byte with TFLM, or where TFLM cannot run the model (TILE, Embedding's int32
+SELECT) with TFLite.
 
 Builders take ``batch``: None is the default ``keras.Input(shape)`` (a dynamic batch,
 which tinyflow runs with the batch fixed at 1), 1 a static batch.
@@ -468,6 +469,16 @@ def tiled(shape, repeats, batch):
     return keras.Model(x, keras.ops.tile(x, repeats))
 
 
+def repeated(shape, repeats, axis, batch):
+    """keras.ops.repeat, or RepeatVector (axis None): EXPAND_DIMS -> TILE -> RESHAPE."""
+    import keras
+
+    x = keras.Input(shape, batch_size=batch)
+    if axis is None:
+        return keras.Model(x, keras.layers.RepeatVector(repeats)(x))
+    return keras.Model(x, keras.ops.repeat(x, repeats, axis=axis))
+
+
 def _tflite_reference(model_bytes, inputs):
     """TFLite's interpreter (ai-edge-litert) with its builtin kernels, batch first. (Its
     reference resolver has no int8 TILE; a tile only copies, so any kernel is exact.)"""
@@ -499,6 +510,12 @@ TILE_CASES = [
     _case(f"tile_{dims(shape)}_by{dims(repeats)}{_batch(batch)}", tiled,
           dict(shape=shape, repeats=repeats, batch=batch), "TILE", reference=_tflite_reference)
     for shape, repeats, batch in [((3, 4), (1, 2, 3), 1), ((2, 3, 2), (1, 1, 2, 3), 1)]
+] + [
+    _case(f"repeat_{dims(shape)}_{repeats}x_axis{axis}{_batch(batch)}", repeated,
+          dict(shape=shape, repeats=repeats, axis=axis, batch=batch), "TILE",
+          reference=_tflite_reference)
+    for shape, repeats, axis, batch in [((8,), 3, None, None), ((4, 6), 2, 1, None),
+                                        ((4, 6), 3, 2, 1)]
 ]
 
 # GATHER with indices from an int32 model input: the harness calibrates float inputs
