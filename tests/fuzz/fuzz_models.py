@@ -73,6 +73,8 @@ def run_atheris(compile_budget: int, libfuzzer_args: list[str]) -> None:
     corpus.mkdir(exist_ok=True)
     for name, data in models.items():
         (corpus / f"{name}.tflite").write_bytes(data)
+    # Coverage of every loaded Python function (tinyflow's loader, validation, ops).
+    atheris.instrument_all()
     atheris.Setup([sys.argv[0], *libfuzzer_args, str(corpus)], one_input)
     atheris.Fuzz()
 
