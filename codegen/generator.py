@@ -256,8 +256,8 @@ def generate(model: Model | str | Path, *, prefix: str = "tinyflow", planner=Non
     for name, (tensor, layout, data) in sorted(arrays.items(),
                                                 key=lambda item: (item[1][0].index, item[0])):
         weights.append(dict(
-            index=tensor.index, name=name, tensor_name=tensor.name, dtype=tensor.dtype,
-            layout=layout or "tflite", ctype=C_TYPES[tensor.dtype],
+            index=tensor.index, name=name, tensor_name=tensor.name, dtype=str(data.dtype),
+            layout=layout or "tflite", ctype=C_TYPES[str(data.dtype)],
             shape=list(tensor.shape if layout is None else data.shape), elements=int(data.size),
             nbytes=int(data.nbytes), body=_carray(data), layers=sorted(weight_users[name]),
         ))

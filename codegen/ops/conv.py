@@ -3,7 +3,8 @@
 import numpy as np
 
 from tinyflow.codegen.ops.base import Layer, Prepared, register
-from tinyflow.codegen.ops.packing import (ROW_PAIRS, depth_blocks, matrix_requantization,
+from tinyflow.codegen.ops.packing import (CHANNEL_BLOCKS, ROW_PAIRS, depth_blocks,
+                                          matrix_requantization, pack_channel_blocks,
                                           pack_row_pairs)
 from tinyflow.codegen.ops.window import window_counts
 from tinyflow.codegen.quantize import activation_range, quantize_multipliers, same_padding
@@ -161,14 +162,20 @@ def depthwise_conv_2d(layer: Layer) -> Prepared:
     requantization = _requantization(layer, x, w, y, out_c)
     # A depthwise filter reads one input channel per output channel.
     macs, features = _window_features(layer, x, window, filter_h, filter_w, out_c, 1)
-    tables = _requantization_tables(layer, requantization)
+    packed, matrix = None, {}
     if multiplier > 1:
         path, variant, cost_terms = "multiplier_body", "depthwise_multiplier", MULTIPLIER_COST_TERMS
         interior_bias = None
+        tables = _requantization_tables(layer, requantization)
     else:
         path = "simd_body"
         variant = "depthwise_3x3" if (filter_h, filter_w) == (3, 3) else "depthwise_general"
         cost_terms = DEPTHWISE_COST_TERMS
+        # Weights widened to int16 at build time, in the order SXTB16 gives the input's
+        # channels: a tap of four channels is one LDRD of weights.
+        packed = w.packed(CHANNEL_BLOCKS, pack_channel_blocks(w.data.reshape(-1, out_c)))
+        tables, matrix = matrix_requantization(layer, requantization["multipliers"],
+                                               requantization["shifts"])
         # Channels in fours: interior windows start from the folded bias.
         interior_bias = (_interior_bias(w, bias, requantization["input_offset"])
                          if in_c >= 4 else None)
@@ -183,11 +190,11 @@ def depthwise_conv_2d(layer: Layer) -> Prepared:
         "depthwise_conv_2d.c.j2", variant=variant, macs=macs, features=features,
         cost_terms=cost_terms, tables=tables, path=path, in_place=in_place,
         in_place_scratch_bytes=held_rows * window["out_w"] * out_c if in_place else 0,
-        held_rows=held_rows,
+        held_rows=held_rows, packed=packed, **matrix,
         x=x, w=w, bias=bias, y=y,
         batches=x.dim(0), in_h=x.dim(1), in_w=x.dim(2), in_c=in_c,
         filter_h=filter_h, filter_w=filter_w, out_c=out_c, depth_multiplier=multiplier,
-        interior_bias=interior_bias, **window, **requantization)
+        in_c4=4 * depth_blocks(in_c), interior_bias=interior_bias, **window, **requantization)
 
 
 def _interior_bias(w, bias, input_offset: int):

@@ -62,3 +62,16 @@ def pack_row_quads(rows: np.ndarray) -> np.ndarray:
     padded[:count, :depth] = rows
     quads, depth4 = padded.shape[0] // 4, padded.shape[1]
     return padded.reshape(quads, 4, depth4 // 4, 4).transpose(0, 2, 1, 3).reshape(-1)
+
+
+CHANNEL_BLOCKS = "channels16"   # depthwise taps: int16, channels in SXTB16's order
+
+
+def pack_channel_blocks(taps: np.ndarray) -> np.ndarray:
+    """int8 depthwise weights [taps, channels] -> int16, each tap's channels in blocks of
+    four ordered c0, c2, c1, c3 (what SXTB16 gives from four int8 inputs), the channel
+    count zero-padded to a multiple of four; flat."""
+    count, channels = taps.shape
+    padded = np.zeros((count, 4 * depth_blocks(channels)), dtype=np.int16)
+    padded[:, :channels] = taps
+    return padded.reshape(count, -1, 4)[:, :, [0, 2, 1, 3]].reshape(-1)

@@ -427,29 +427,57 @@ TF_INLINE void tf_mat_vec_quads(const int8_t *weights, int rows, int depth, cons
     }
 }
 
-/* Depthwise convolution, one filter tap for four channels: acc[i] += (x[i] + offset) * w[i]. */
-TF_INLINE void tf_depthwise_tap4(const int8_t *x, const int8_t *w, int32_t offset, int32_t *acc)
+/* Depthwise convolution, one filter tap for four channels: acc[i] += (x[i] + offset) * w[i],
+ * with the tap's weights widened to int16 at build time in the order SXTB16 gives the
+ * inputs (w0, w2, w1, w3: codegen/ops/packing.py), so they load as two words. */
+TF_INLINE void tf_depthwise_tap4(const int8_t *x, const int16_t *w, int32_t offset, int32_t *acc)
 {
 #if TF_HAVE_DSP
-    const int32_t offset2 = (int32_t)(((uint32_t)offset & 0xFFFFu) | ((uint32_t)offset << 16));
-    const int32_t xv = tf_load_s8x4(x);
-    const int32_t wv = tf_load_s8x4(w);
-    int32_t x_even = __sxtb16(xv);        /* channels 0, 2 */
-    int32_t x_odd = tf_sxtb16_ror8(xv);   /* channels 1, 3 */
-    if (offset != 0) { /* a constant: the test disappears */
-        x_even = __sadd16(x_even, offset2);
-        x_odd = __sadd16(x_odd, offset2);
+    /* In assembly, loads included: unrolled over the taps in C, gcc would load every tap
+     * first and spill them; this way registers hold one tap and the four sums. The "m"
+     * operands let it address each tap as [base, #offset]. */
+    int32_t xv, w_even, w_odd, x_even, x_odd;
+    if (offset == 0) { /* a constant: the test disappears */
+        __asm__("ldr    %[xv], %[xm]\n\t"
+                "ldr    %[we], %[wem]\n\t"
+                "ldr    %[wo], %[wom]\n\t"
+                "sxtb16 %[xe], %[xv]\n\t"
+                "sxtb16 %[xo], %[xv], ror #8\n\t"
+                "smlabb %[a0], %[xe], %[we], %[a0]\n\t"
+                "smlatt %[a2], %[xe], %[we], %[a2]\n\t"
+                "smlabb %[a1], %[xo], %[wo], %[a1]\n\t"
+                "smlatt %[a3], %[xo], %[wo], %[a3]\n\t"
+                : [a0] "+r"(acc[0]), [a1] "+r"(acc[1]), [a2] "+r"(acc[2]), [a3] "+r"(acc[3]),
+                  [xv] "=&r"(xv), [we] "=&r"(w_even), [wo] "=&r"(w_odd), [xe] "=&r"(x_even),
+                  [xo] "=&r"(x_odd)
+                : [xm] "m"(*(const int32_t *)(const void *)x),
+                  [wem] "m"(*(const int32_t *)(const void *)w),
+                  [wom] "m"(*(const int32_t *)(const void *)(w + 2)));
+    } else {
+        const int32_t offset2 = (int32_t)(((uint32_t)offset & 0xFFFFu) | ((uint32_t)offset << 16));
+        __asm__("ldr    %[xv], %[xm]\n\t"
+                "ldr    %[we], %[wem]\n\t"
+                "ldr    %[wo], %[wom]\n\t"
+                "sxtb16 %[xe], %[xv]\n\t"
+                "sxtb16 %[xo], %[xv], ror #8\n\t"
+                "sadd16 %[xe], %[xe], %[off]\n\t"
+                "sadd16 %[xo], %[xo], %[off]\n\t"
+                "smlabb %[a0], %[xe], %[we], %[a0]\n\t"
+                "smlatt %[a2], %[xe], %[we], %[a2]\n\t"
+                "smlabb %[a1], %[xo], %[wo], %[a1]\n\t"
+                "smlatt %[a3], %[xo], %[wo], %[a3]\n\t"
+                : [a0] "+r"(acc[0]), [a1] "+r"(acc[1]), [a2] "+r"(acc[2]), [a3] "+r"(acc[3]),
+                  [xv] "=&r"(xv), [we] "=&r"(w_even), [wo] "=&r"(w_odd), [xe] "=&r"(x_even),
+                  [xo] "=&r"(x_odd)
+                : [xm] "m"(*(const int32_t *)(const void *)x),
+                  [wem] "m"(*(const int32_t *)(const void *)w),
+                  [wom] "m"(*(const int32_t *)(const void *)(w + 2)), [off] "r"(offset2));
     }
-    const int32_t w_even = __sxtb16(wv);
-    const int32_t w_odd = tf_sxtb16_ror8(wv);
-    acc[0] = __smlabb(x_even, w_even, acc[0]);
-    acc[2] = __smlatt(x_even, w_even, acc[2]);
-    acc[1] = __smlabb(x_odd, w_odd, acc[1]);
-    acc[3] = __smlatt(x_odd, w_odd, acc[3]);
 #else
-    for (int i = 0; i < 4; ++i) {
-        acc[i] += (x[i] + offset) * w[i];
-    }
+    acc[0] += (x[0] + offset) * w[0];
+    acc[1] += (x[1] + offset) * w[2];
+    acc[2] += (x[2] + offset) * w[1];
+    acc[3] += (x[3] + offset) * w[3];
 #endif
 }
 

@@ -20,7 +20,7 @@ void portable_mat_vec_quads(const int8_t *weights, int rows, int depth, const in
     tf_mat_vec_quads(weights, rows, depth, x, q, out);
 }
 
-void portable_depthwise_tap4(const int8_t *x, const int8_t *w, int32_t offset, int32_t *acc)
+void portable_depthwise_tap4(const int8_t *x, const int16_t *w, int32_t offset, int32_t *acc)
 {
     tf_depthwise_tap4(x, w, offset, acc);
 }

@@ -12,6 +12,6 @@ void portable_mat_mult_pairs(const int8_t *weights, int rows, int blocks,
                              int8_t *out0, int8_t *out1);
 void portable_mat_vec_quads(const int8_t *weights, int rows, int depth, const int8_t *x,
                             const tf_requant_params *q, int8_t *out);
-void portable_depthwise_tap4(const int8_t *x, const int8_t *w, int32_t offset, int32_t *acc);
+void portable_depthwise_tap4(const int8_t *x, const int16_t *w, int32_t offset, int32_t *acc);
 
 #endif /* PORTABLE_KERNELS_H */

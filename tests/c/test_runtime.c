@@ -347,6 +347,7 @@ static void test_depthwise_tap(void)
 {
     for (int n = 0; n < 1000; ++n) {
         int8_t x[4], w[4];
+        int16_t blocked[4] __attribute__((aligned(4)));  /* w0, w2, w1, w3 as int16 */
         int32_t acc[4], portable[4], expected[4];
         /* offset 0 is a branch of its own in the SIMD path */
         const int32_t offset = n % 4 == 0 ? 0 : random_in(-127, 128);
@@ -356,8 +357,12 @@ static void test_depthwise_tap(void)
             acc[i] = portable[i] = random_in(-(1 << 20), 1 << 20);
             expected[i] = acc[i] + (x[i] + offset) * w[i];
         }
-        tf_depthwise_tap4(x, w, offset, acc);
-        portable_depthwise_tap4(x, w, offset, portable);
+        blocked[0] = w[0];
+        blocked[1] = w[2];
+        blocked[2] = w[1];
+        blocked[3] = w[3];
+        tf_depthwise_tap4(x, blocked, offset, acc);
+        portable_depthwise_tap4(x, blocked, offset, portable);
         for (int i = 0; i < 4; ++i) {
             EXPECT_EQ(acc[i], expected[i]);
             EXPECT_EQ(portable[i], expected[i]);
