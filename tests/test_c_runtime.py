@@ -58,3 +58,17 @@ def test_runtime_on_qemu_cortex_m4(tmp_path):
                              "-kernel", str(elf)], stdin=subprocess.DEVNULL,
                             capture_output=True, text=True, timeout=120)
     _check(result, "SIMD path")
+
+
+def test_host_flags_avoid_gcc_12s_vectorizer_miscompile(tmp_path):
+    """With the host board's flags, the layer gcc 12.2 miscompiled (its call dropped,
+    outputs 0) computes its values; see tests/c/vectorizer_regression.c."""
+    from tinyflow.firmware.build import library_cflags
+
+    program = tmp_path / "vectorizer_regression"
+    built = subprocess.run(["gcc", *library_cflags("host"), "-I", str(RUNTIME),
+                            str(TESTS_C / "vectorizer_regression.c"), "-o", str(program)],
+                           capture_output=True, text=True)
+    assert built.returncode == 0, built.stderr[-3000:]
+    result = subprocess.run([str(program)], capture_output=True, text=True, timeout=60)
+    assert result.stdout.split() == ["16", "29", "42", "54"]
