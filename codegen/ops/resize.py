@@ -123,7 +123,7 @@ def resize_bilinear(layer: Layer) -> Prepared:
     x0, x1, wx = _bilinear_axis(width, in_width, align, half)
     layer.require(0 <= min(y0 + x0) and max(y0) < in_height and max(x0) < in_width,
                   "an output pixel interpolates outside the input (TFLM would read past it)")
-    # The sum is computed as ((a*(1024-wy) + b*wy) * (1024-wx) + ...) in int32: its
+    # The sum is computed as a * (1024-wy)(1024-wx) + b * wy(1024-wx) + ... in int32: its
     # magnitude is at most 128 * max(|1024-w|+|w|) over each axis, squared.
     spread = max(abs(ONE - w) + abs(w) for w in wy) * max(abs(ONE - w) + abs(w) for w in wx)
     layer.require(128 * spread < 2**31, "bilinear weights would overflow 32 bits")
