@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from tinyflow.codegen.ir import Model, Operator, Tensor
+from tinyflow.errors import InvalidModelError
 
 MAX_RANK = 6                          # TFLM's RuntimeShape::kMaxSmallSize
 MAX_TENSOR_BYTES = 2**31 - 1          # offsets and element counts are C ints
@@ -97,6 +98,15 @@ def validate_model(model: Model) -> list[str]:
     """Every problem of ``model`` (as read from the file), each with its location;
     empty if the model is well formed."""
     return validation(model).problems
+
+
+def check_valid(model: Model) -> Model:
+    """``model`` if it is well formed; else InvalidModelError listing every problem. For
+    what reads a model's inputs or outputs before generating it (``infer --inputs``)."""
+    problems = validate_model(model)
+    if problems:
+        raise InvalidModelError(model.name, problems)
+    return model
 
 
 def validation(model: Model) -> Validation:

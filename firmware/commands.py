@@ -109,13 +109,14 @@ def _dut_arguments(p) -> None:
 def _dut(args, model_path: str):
     """The DUT settings the command line asks for (None: the model's own)."""
     from tinyflow.codegen.ir import load_model
+    from tinyflow.codegen.validate import check_valid
     from tinyflow.firmware.dut import dut_settings
 
     overrides = dict(model_id=args.model_id, input_transform=args.input_transform,
                      result=args.result, baud=args.baud)
     if all(value is None for value in overrides.values()):
         return None
-    return dut_settings(load_model(model_path), **overrides)
+    return dut_settings(check_valid(load_model(model_path)), **overrides)
 
 
 def _setup(args):
@@ -185,10 +186,12 @@ def cmd_measure(args) -> int:
     from tinyflow.codegen.batch import load_inputs
     from tinyflow.firmware.measure import measure
     from tinyflow.codegen.ir import load_model
+    from tinyflow.codegen.validate import check_valid
 
     _setup(args)
     check_json_target(args.json)        # before minutes of building and running
-    inputs = load_inputs(args.inputs, load_model(args.model)) if args.inputs else None
+    inputs = (load_inputs(args.inputs, check_valid(load_model(args.model))) if args.inputs
+              else None)
     result = measure(args.model, args.board, port=args.port, inputs=inputs, count=args.count,
                      seed=args.seed, emulate=args.emulate, progress=progress,
                      dut=_dut(args, args.model))
@@ -201,11 +204,12 @@ def cmd_measure(args) -> int:
 def cmd_infer(args) -> int:
     from tinyflow.codegen.batch import load_inputs, save_outputs
     from tinyflow.codegen.ir import load_model
+    from tinyflow.codegen.validate import check_valid
     from tinyflow.common import check_output_file
     from tinyflow.firmware.infer import run_on_board
 
     check_output_file(args.outputs)         # before building and running
-    model = load_model(args.model)
+    model = check_valid(load_model(args.model))   # its inputs are read before generating
     inputs = load_inputs(args.inputs, model)
     outputs = run_on_board(model, inputs, board=args.board, port=args.port, progress=progress)
     save_outputs(args.outputs, outputs)

@@ -269,3 +269,16 @@ def test_every_problem_at_once_on_the_command_line(original, tmp_path, capsys):
     captured = capsys.readouterr()
     assert "MAX_POOL_2D" in captured.out and "CUSTOM:Frobnicate" in captured.out
     assert "6 problem(s)" in captured.err and "Traceback" not in captured.err
+
+
+def test_infer_reads_inputs_only_of_a_valid_model(original, tmp_path, capsys):
+    """infer --inputs reads the model's input tensors before generating: a graph input
+    out of range is reported like every other problem, not an IndexError."""
+    path = tmp_path / "broken.tflite"
+    path.write_bytes(broken(original, CASES["graph input out of range"][0]))
+    inputs = tmp_path / "x.npy"
+    np.save(inputs, np.zeros((2, 1, 6, 6, 4), np.int8))
+    assert main(["infer", str(path), "--inputs", str(inputs),
+                 "--outputs", str(tmp_path / "y.npy")]) == 1
+    err = capsys.readouterr().err
+    assert "graph input 0 is tensor 40" in err and "Traceback" not in err
