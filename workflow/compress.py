@@ -39,27 +39,45 @@ _DYNAMIC_SHAPE_OPS = {"SHAPE", "STRIDED_SLICE", "PACK"}
 
 # --- post-training quantization ----------------------------------------------------------
 
-def quantize(model, representative_data, *, int8_io: bool = True) -> bytes:
+def quantize(model, representative_data, *, int8_io: bool = True,
+             activations: str = "int8") -> bytes:
     """Convert ``model`` to int8 with post-training quantization.
 
     representative_data: an array of samples (batch first) that covers the range of
     real inputs; the converter calibrates activation ranges on it.
-    int8_io: int8 model inputs and outputs (as on a microcontroller); with False the
-    model keeps float32 at its edges (QUANTIZE / DEQUANTIZE ops).
+    int8_io: integer model inputs and outputs (as on a microcontroller: int8, or int16
+    for int16 activations); with False the model keeps float32 at its edges
+    (QUANTIZE / DEQUANTIZE ops).
+    activations: "int8", or "int16" for int16x8 (int16 activations, int8 weights,
+    int64 biases: the converter's EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8).
 
     A model built on ``keras.Input(shape)`` (dynamic batch) whose conversion needs
     run-time shape ops is converted again from a batch-1 copy, which has static shapes.
     """
-    tflite = int8_tflite(model, representative_data, int8_io=int8_io)
+    tflite = int8_tflite(model, representative_data, int8_io=int8_io, activations=activations)
     if _has_dynamic_shape_ops(tflite) and _has_dynamic_batch(model):
-        tflite = int8_tflite(_batch_one_copy(model), representative_data, int8_io=int8_io)
+        tflite = int8_tflite(_batch_one_copy(model), representative_data, int8_io=int8_io,
+                             activations=activations)
     return tflite
 
 
-def int8_tflite(model, representative_data, *, int8_io: bool = True) -> bytes:
-    """TensorFlow's full-integer int8 conversion of a Keras model as it is (Keras 3, or
-    tf_keras in the quantization-aware training worker)."""
+# The converter's op set and integer I/O type for each activation type.
+_ACTIVATION_TYPES = {"int8": ("TFLITE_BUILTINS_INT8", "int8"),
+                     "int16": ("EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8",
+                               "int16")}
+
+
+def int8_tflite(model, representative_data, *, int8_io: bool = True,
+                activations: str = "int8") -> bytes:
+    """TensorFlow's full-integer conversion of a Keras model as it is (Keras 3, or
+    tf_keras in the quantization-aware training worker): int8, or int16x8 with
+    ``activations="int16"``."""
     import tensorflow as tf
+
+    if activations not in _ACTIVATION_TYPES:
+        raise InputError(f"activations must be one of {', '.join(_ACTIVATION_TYPES)}, "
+                         f"got {activations!r}")
+    ops_set, io_type = _ACTIVATION_TYPES[activations]
 
     samples = np.asarray(representative_data, dtype=np.float32)
 
@@ -70,10 +88,10 @@ def int8_tflite(model, representative_data, *, int8_io: bool = True) -> bytes:
     converter = tf.lite.TFLiteConverter.from_keras_model(model)
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
     converter.representative_dataset = dataset
-    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    converter.target_spec.supported_ops = [getattr(tf.lite.OpsSet, ops_set)]
     if int8_io:
-        converter.inference_input_type = tf.int8
-        converter.inference_output_type = tf.int8
+        converter.inference_input_type = getattr(tf, io_type)
+        converter.inference_output_type = getattr(tf, io_type)
     with quiet_native_output():
         return converter.convert()
 
