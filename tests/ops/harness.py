@@ -5,8 +5,9 @@ keyword arguments, and the opcode the converted model must contain.
 `assert_case_matches_tflm(case)` then:
 
 1. builds the Keras model (after seeding Keras when the case says so),
-2. converts it to int8 TFLite with `quantize_keras`, calibrated on seeded uniform
-   samples (one conversion per distinct model per test session: `converted`),
+2. converts it to int8 TFLite with `quantize_keras` (int16x8 when the case says
+   `activations="int16"`), calibrated on seeded uniform samples (one conversion per
+   distinct model per test session: `converted`),
 3. checks the op under test is really in the converted model (and its fused
    activation, the other expected ops, and any extra `check`), so a case cannot
    pass vacuously because the converter chose other ops,
@@ -79,6 +80,7 @@ class Case:
     calibration_seed: int = 0
     keras_seed: int | None = None              # keras.utils.set_random_seed before building
     int8_io: bool = True                       # False: float32 inputs/outputs (QUANTIZE/DEQUANTIZE)
+    activations: str = "int8"                  # "int16": an int16x8 model (int16 activations)
     input_seed: int = 0                        # seed of the compared inputs
     float_inputs: tuple[float, float] | None = None  # float32 inputs ~ U(low, high)
     # reference(model bytes, inputs) -> outputs, the oracle instead of TFLM for a model
@@ -92,7 +94,8 @@ class Case:
     def model_key(self) -> tuple:
         """What decides the converted model: cases that share it share one conversion."""
         return (self.build.__module__, self.build.__qualname__, repr(sorted(self.params.items())),
-                self.calibration, self.calibration_seed, self.keras_seed, self.int8_io)
+                self.calibration, self.calibration_seed, self.keras_seed, self.int8_io,
+                self.activations)
 
 
 # --- building helpers shared by the families -----------------------------------------------------
@@ -136,7 +139,7 @@ _converted: dict[tuple, bytes] = {}
 
 
 def converted(case: Case) -> bytes:
-    """The int8 .tflite bytes of ``case``'s model."""
+    """The .tflite bytes of ``case``'s model (int8, or int16x8 by ``case.activations``)."""
     key = case.model_key
     if key not in _converted:
         pytest.importorskip("tensorflow")
@@ -151,7 +154,7 @@ def converted(case: Case) -> bytes:
         rng = np.random.default_rng(case.calibration_seed)
         samples = rng.uniform(*case.calibration, size=(CALIBRATION_SAMPLES,) + shape)
         _converted[key] = quantize_keras(model, samples.astype(np.float32),
-                                         int8_io=case.int8_io)
+                                         int8_io=case.int8_io, activations=case.activations)
     return _converted[key]
 
 
