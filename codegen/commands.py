@@ -27,6 +27,8 @@ def register_commands(subparsers) -> None:
     p.add_argument("--force", action="store_true",
                    help="write into an output directory tinyflow did not create "
                         "(its other files are kept)")
+    p.add_argument("--tuning", metavar="RECORD",
+                   help="kernel choices measured by `tinyflow tune` (a tuning record)")
     p.set_defaults(handler=cmd_codegen)
 
 
@@ -54,7 +56,10 @@ def cmd_codegen(args) -> int:
 
     check_prefix(args.prefix)           # a usage error before the model is read
     started = time.perf_counter()
-    generated = generate(load_model(args.model), prefix=args.prefix)
+    from tinyflow.codegen.tuning import load_choices
+
+    tuning = load_choices(args.tuning) if args.tuning else None
+    generated = generate(load_model(args.model), prefix=args.prefix, tuning=tuning)
     files = export_files(generated, args.format)
     out = generated.write(args.output, format=args.format, force=args.force)
     manifest = generated.manifest

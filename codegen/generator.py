@@ -114,13 +114,15 @@ class GeneratedCode:
 
 
 def prepare_layers(model: Model, weight_name=lambda index: f"w{index}", *,
-                   strict: bool = True) -> list[tuple[Layer, Prepared | None]]:
+                   strict: bool = True,
+                   tuning: dict[str, str] | None = None) -> list[tuple[Layer, Prepared | None]]:
     """Run every op's prepare step: one (Layer, Prepared) per operator, in order.
 
     ``model`` must be valid (``checked_model``). With ``strict`` (code generation),
     raise UnsupportedModelError listing every problem at once; otherwise an
-    unsupported layer gets None (inspecting a model that cannot be generated yet)."""
-    problems, prepared = _prepare_each(model, weight_name)
+    unsupported layer gets None (inspecting a model that cannot be generated yet).
+    ``tuning``: a tuning record's kernel choices (codegen/tuning.py)."""
+    problems, prepared = _prepare_each(model, weight_name, tuning=tuning)
     if problems and strict:
         if all(t.dtype == "float32" for t in model.tensors if t.is_constant and t.dtype != "int32"):
             problems.append("hint: the model looks float-only; tinyflow generates int8 models. "
@@ -132,7 +134,7 @@ def prepare_layers(model: Model, weight_name=lambda index: f"w{index}", *,
 
 
 def _prepare_each(model: Model, weight_name=lambda index: f"w{index}", *,
-                  skip: frozenset[int] = frozenset()):
+                  skip: frozenset[int] = frozenset(), tuning: dict[str, str] | None = None):
     """(problems, [(Layer, Prepared or None)]); ops whose file index is in ``skip``
     are not prepared (validation found them broken)."""
     problems, prepared = [], []
@@ -140,7 +142,7 @@ def _prepare_each(model: Model, weight_name=lambda index: f"w{index}", *,
         problems.append(f"the model has {model.subgraph_count} subgraphs; "
                         "only single-subgraph models are supported")
     for op in model.operators:
-        layer = Layer(op, model, weight_name)
+        layer = Layer(op, model, weight_name, tuning)
         kernel = REGISTRY.get(op.opcode)
         result = None
         if (op.index if op.file_index is None else op.file_index) in skip:
@@ -216,12 +218,15 @@ def _io_description(model: Model, plan: MemoryPlan, prefix: str):
             [e for e in entries if e["kind"] == "output"])
 
 
-def generate(model: Model | str | Path, *, prefix: str = "tinyflow", planner=None) -> GeneratedCode:
+def generate(model: Model | str | Path, *, prefix: str = "tinyflow", planner=None,
+             tuning: dict[str, str] | None = None) -> GeneratedCode:
     """Generate the C library for ``model``; raises InvalidModelError (a malformed model)
     or UnsupportedModelError listing every problem.
 
     The code runs the simplified model (codegen/simplify.py: shape arithmetic folded,
-    unread ops dropped); ``GeneratedCode.model`` is that model, its ops the layers."""
+    unread ops dropped); ``GeneratedCode.model`` is that model, its ops the layers.
+    ``tuning``: kernel choices from a tuning record (codegen/tuning.py); without one,
+    every layer takes its op's default path."""
     check_prefix(prefix)
     if not isinstance(model, Model):
         model = load_model(model)
@@ -230,7 +235,7 @@ def generate(model: Model | str | Path, *, prefix: str = "tinyflow", planner=Non
     def weight_name(tensor_index: int) -> str:
         return f"{prefix}_w{tensor_index}"
 
-    prepared = prepare_layers(model, weight_name)
+    prepared = prepare_layers(model, weight_name, tuning=tuning)
     plan = _plan(model, prepared, planner)
     inputs, outputs = _io_description(model, plan, prefix)
     common = dict(version=tinyflow.__version__, model_name=model.name,
@@ -321,4 +326,6 @@ def _layer_entry(layer: Layer, result: Prepared, plan: MemoryPlan, weight_name) 
         scratch_bytes=scratch.size if scratch else 0,
         scratch_offset=scratch.offset if scratch else None,
         aliases_input=result.aliases_input, in_place=layer.in_place,
+        choices={knob: dict(choice=chosen, options=list(options))
+                 for knob, (chosen, options) in layer.choices.items()},
         output_offset=layer.output_offset, output_bytes=layer.output_bytes)

@@ -16,6 +16,7 @@ import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from tinyflow.codegen.tuning import choices_for
 from tinyflow.boards import Board, MemoryRegion, get_board
 from tinyflow.codegen.generator import GeneratedCode, generate
 from tinyflow.common import cache_dir, check_output_dir, publish_dir, publish_output_dir
@@ -342,7 +343,8 @@ def build_firmware(model: Model | GeneratedCode | str | Path, board: Board | str
     model's own, the MLPerf Tiny reference models recognised).
     """
     board = get_board(board) if isinstance(board, str) else board
-    generated = model if isinstance(model, GeneratedCode) else generate(model)
+    generated = (model if isinstance(model, GeneratedCode)
+                 else generate(model, tuning=choices_for(board.name)))
     progress = (lambda m: print(m, file=sys.stderr)) if verbose else None
     return FirmwareBuilder(board, progress=progress).build(
         generated, Path(out_dir) if out_dir else None, use_cache=use_cache, force=force,

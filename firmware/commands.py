@@ -1,4 +1,4 @@
-"""Subcommands of the firmware stage: boards, build, flash, measure, infer."""
+"""Subcommands of the firmware stage: boards, build, flash, measure, tune, infer."""
 
 from __future__ import annotations
 
@@ -66,6 +66,16 @@ def register_commands(subparsers) -> None:
     add_json_argument(p, "the measurement")
     _dut_arguments(p)
     p.set_defaults(handler=cmd_measure)
+
+    p = subparsers.add_parser("tune", help="measure each kernel path a model's layers offer "
+                                           "on a device; later builds take the fastest")
+    p.add_argument("model", help="an int8 .tflite file")
+    _board_arguments(p)
+    p.add_argument("--record", help="the tuning record to write (default: the board's, in "
+                                    "the cache, which builds for the board follow)")
+    p.add_argument("-n", "--count", type=positive_int, default=2,
+                   help="inferences per build (default 2)")
+    p.set_defaults(handler=cmd_tune)
 
     p = subparsers.add_parser("infer", help="run a batch of inputs through the generated code")
     p.add_argument("model", help="an int8 .tflite file")
@@ -199,6 +209,15 @@ def cmd_measure(args) -> int:
     if args.json:
         write_json(args.json, result.to_json())
     return 0 if result.bit_exact else 3
+
+
+def cmd_tune(args) -> int:
+    from tinyflow.firmware.tune import tune
+
+    _setup(args)
+    print(tune(args.model, args.board, record=args.record, count=args.count,
+               progress=progress))
+    return 0
 
 
 def cmd_infer(args) -> int:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 from dataclasses import dataclass
 
+from tinyflow.codegen.tuning import choices_for
 from tinyflow.boards import Board, emulation_of, get_board
 from tinyflow.codegen.generator import GeneratedCode, generate
 from tinyflow.errors import DeviceError
@@ -39,7 +40,8 @@ def open_device(model, board: Board | str, *, port: str | None = None, emulate: 
     with the DUT settings ``dut`` (firmware/dut.py; default: the model's own)."""
     progress = progress or _quiet
     board = get_board(board) if isinstance(board, str) else board
-    generated = model if isinstance(model, GeneratedCode) else generate(model)
+    generated = (model if isinstance(model, GeneratedCode)
+                 else generate(model, tuning=choices_for(board.name)))
     if port is None and not board.runs_here and not emulate:
         raise DeviceError(
             f"{board.name} is a real board: flash it (`tinyflow flash --board {board.name} "

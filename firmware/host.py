@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from tinyflow.codegen.tuning import choices_for
 from tinyflow.codegen.batch import check_inputs, sample_bytes, split_outputs
 from tinyflow.codegen.generator import GeneratedCode, generate
 from tinyflow.errors import BuildError
@@ -50,6 +51,7 @@ class HostModel:
 def compile_host(model, board: str = HOST_BOARD) -> HostModel:
     """Generate (unless given GeneratedCode) and build ``model`` for the host board
     (or another board whose program is the batch runner)."""
-    generated = model if isinstance(model, GeneratedCode) else generate(model)
+    generated = (model if isinstance(model, GeneratedCode)
+                 else generate(model, tuning=choices_for(board)))
     build = build_firmware(generated, board)
     return HostModel(generated, build.elf)

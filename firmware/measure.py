@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from tinyflow.codegen.tuning import choices_for
 from tinyflow.boards import get_board
 from tinyflow.codegen.generator import generate
 from tinyflow.codegen.batch import check_inputs, sample_bytes
@@ -53,10 +54,11 @@ def baseline_inputs(model: Model) -> list[np.ndarray]:
 def measure(model, board: str = "qemu-cortex-m4", *, port: str | None = None,
             inputs=None, count: int = 10, seed: int = 0, emulate: bool = False,
             locate_divergence: bool = True, progress=None,
-            name: str | None = None, dut=None) -> Measurement:
+            name: str | None = None, dut=None, tuning: dict | None = None) -> Measurement:
     """Build ``model`` for ``board``, run ``count`` inputs (or ``inputs``) on the device,
     compare every output byte with TFLM and measure latency, layers and memory.
     ``dut``: the firmware's DUT settings (firmware/dut.py; default: the model's).
+    ``tuning``: kernel choices (codegen/tuning.py; default: the board's saved record).
 
     Also the profiler's entry point for per-layer times: ``measure(...).layers``.
     """
@@ -64,10 +66,11 @@ def measure(model, board: str = "qemu-cortex-m4", *, port: str | None = None,
 
     model_bytes, file_name = _model_source(model)
     name = name or file_name      # a model given as bytes is named by ``name``
-    generated = generate(load_model(model_bytes, name=name))
+    target = get_board(board)
+    generated = generate(load_model(model_bytes, name=name),
+                         tuning=choices_for(target.name) if tuning is None else tuning)
     ir = generated.model
     arrays = check_inputs(ir, inputs if inputs is not None else random_inputs(ir, count, seed))
-    target = get_board(board)
     with open_device(generated, target, port=port, emulate=emulate, progress=progress,
                      dut=dut) as device:
         outputs, timings = run_batch(device, arrays, progress)

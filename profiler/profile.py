@@ -13,6 +13,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tinyflow.codegen.tuning import choices_for
 from tinyflow.codegen import generate
 from tinyflow.common import publish_file
 from tinyflow.errors import TinyflowError
@@ -226,7 +227,8 @@ def profile(model: Model | str | Path, board: str = DEFAULT_BOARD,
     limits = board_limits(board)
     cost_model = costs if isinstance(costs, CostModel) else find_cost_model(limits, costs)
 
-    generated = generate(model)             # the plan the firmware will really use
+    # the plan and kernels the firmware will really use (the board's tuning record too)
+    generated = generate(model, tuning=choices_for(limits.name))
     facts = layer_facts(generated)
     if measurement is not None and len(measurement.layer_counts) != len(facts):
         raise TinyflowError(f"{model.name}: the measurement times {len(measurement.layer_counts)} "

@@ -186,12 +186,16 @@ CASES = {
                                  r"op #4 \(ADD\): fused activation 42 is not a known activation"),
     # op semantics, checked by the op's prepare step
     "short bias": (_short_bias("conv_b", 4),
-                   r"op #1 \(CONV_2D\) -> 'conv': bias has 4 values for 8 output channels"),
+                   r"op #1 \(CONV_2D\) -> 'conv': bias has shape \[4\] for 8 output channels"),
     "short dense bias": (_short_bias("fc_b", 2),
-                         r"op #8 \(FULLY_CONNECTED\) -> 'dense': bias has 2 values for 5 units"),
+                         r"op #8 \(FULLY_CONNECTED\) -> 'dense': bias has shape \[2\] for 5 units"),
     "softmax beta": (lambda m, sg: _set(sg.operators[OP["softmax"]].builtinOptions, beta=1e-9),
                      r"op #9 \(SOFTMAX\) -> 'probabilities': softmax input multiplier .* is "
                      r"not above 1, as TFLM requires"),
+    "bias as a matrix": (lambda m, sg: _set(sg.tensors[T["fc_b"]],
+                                            shape=np.array([5, 1], np.int32)),
+                         r"op #8 \(FULLY_CONNECTED\) -> 'dense': bias has shape \[5, 1\] for 5 "
+                         r"units"),
     # (found by tests/fuzz: an input batch of 2 made these write past their output)
     "dense output rows": (lambda m, sg: _set(sg.tensors[T["mean"]],
                                              shape=np.array([2, 8], np.int32)),

@@ -173,10 +173,13 @@ class TensorRef:
 class Layer:
     """One operator being generated: its tensors, options and memory placement."""
 
-    def __init__(self, op: Operator, model: Model, weight_name=lambda index: f"w{index}"):
+    def __init__(self, op: Operator, model: Model, weight_name=lambda index: f"w{index}",
+                 tuning: dict[str, str] | None = None):
         self.op = op
         self.model = model
         self.weight_name = weight_name
+        self.tuning = tuning or {}               # a tuning record's choices (codegen/tuning.py)
+        self.choices: dict[str, tuple[str, tuple[str, ...]]] = {}   # knob -> (chosen, options)
         self.plan: MemoryPlan | None = None      # set once the arena is planned
         self.used_constants: set[int] = set()    # constants the rendered code references
         self.packed_constants: dict[str, PackedWeights] = {}   # ... and those it packed
@@ -255,6 +258,18 @@ class Layer:
                         cost_terms=tuple(cost_terms), tables=tables,
                         scratch_bytes=int(scratch_bytes), aliases_input=aliases_input,
                         in_place=in_place, in_place_scratch_bytes=int(in_place_scratch_bytes))
+
+    def choose(self, knob: str, options, default: str) -> str:
+        """One of several kernel paths this layer can take (``tinyflow tune`` measures
+        them all): the tuning record's choice for a layer of this shape, else
+        ``default``. The manifest lists the options and the choice."""
+        from tinyflow.codegen.tuning import layer_key
+
+        options = tuple(options)
+        chosen = self.tuning.get(layer_key(self, knob), default)
+        chosen = chosen if chosen in options else default
+        self.choices[knob] = (chosen, options)
+        return chosen
 
     def table(self, name: str, ctype: str, values) -> ConstTable:
         return ConstTable(name, ctype, tuple(int(v) for v in values))

@@ -17,6 +17,8 @@ MATRIX_COST_TERMS = ("calls", "macs", "patch", "pixels", "outputs")
 GROUPED_COST_TERMS = ("calls", "valid_macs", "taps", "outputs")
 DEPTHWISE_COST_TERMS = ("calls", "valid_macs", "border_outputs", "outputs")
 MULTIPLIER_COST_TERMS = ("calls", "valid_macs", "outputs")
+# Depthwise filters up to this many taps may have their interior taps written out.
+MAX_UNROLLED_TAPS = 25
 
 
 def _window(layer: Layer, x, filter_h, filter_w):
@@ -81,14 +83,16 @@ def _check_common(layer: Layer):
 
 
 def _check_bias(layer: Layer, bias, channels: int) -> None:
-    """One bias per output channel: the kernel reads bias[channel] for every one."""
+    """One bias per output channel, as a vector: the kernel reads bias[channel]."""
     if bias is not None:
-        layer.require(bias.elements == channels,
-                      f"bias has {bias.elements} values for {channels} output channels")
+        layer.require(bias.shape == (channels,),
+                      f"bias has shape {list(bias.shape)} for {channels} output channels")
 
 
 @register("CONV_2D")
 def conv_2d(layer: Layer) -> Prepared:
+    if is_int16(layer):                 # int16x8: its own module
+        return conv_2d_int16(layer)
     x, w, bias, y = _check_common(layer)
     out_c, filter_h, filter_w, filter_c = w.shape
     in_c = x.dim(3)
@@ -109,7 +113,7 @@ def conv_2d(layer: Layer) -> Prepared:
                                                       GROUPED_COST_TERMS, 0, None)
         packed = None
     else:
-        gather = _gather_mode(window, filter_h, filter_w, filter_c)
+        gather = _gather_mode(layer, window, filter_h, filter_w, filter_c)
         path, variant, cost_terms = "matrix_body", f"conv_{gather}", MATRIX_COST_TERMS
         # A column pair (two pixels' int16 input columns, offset added, 4 * blocks values
         # each), plus an int8 patch to gather taps whose channels do not come in fours.
@@ -134,7 +138,7 @@ def conv_2d(layer: Layer) -> Prepared:
         patch_size=patch_size, gather=gather, **window, **requantization)
 
 
-def _gather_mode(window: dict, filter_h: int, filter_w: int, filter_c: int) -> str:
+def _gather_mode(layer: Layer, window: dict, filter_h: int, filter_w: int, filter_c: int) -> str:
     """How the template builds an output pixel's int16 input column (see runtime/tf_kernels.h).
 
     direct: a 1x1 unpadded window is one input pixel, converted in place;
@@ -144,7 +148,9 @@ def _gather_mode(window: dict, filter_h: int, filter_w: int, filter_c: int) -> s
     """
     if filter_h == filter_w == 1 and window["pad_h"] == window["pad_w"] == 0:
         return "direct"
-    return "tap" if filter_c % 4 == 0 else "patch"
+    if filter_c % 4:
+        return "patch"
+    return layer.choose("gather", ("tap", "patch"), "tap")    # both exact: measured by tune
 
 
 @register("DEPTHWISE_CONV_2D")
@@ -162,7 +168,7 @@ def depthwise_conv_2d(layer: Layer) -> Prepared:
     requantization = _requantization(layer, x, w, y, out_c)
     # A depthwise filter reads one input channel per output channel.
     macs, features = _window_features(layer, x, window, filter_h, filter_w, out_c, 1)
-    packed, matrix = None, {}
+    packed, matrix, unrolled = None, {}, False
     if multiplier > 1:
         path, variant, cost_terms = "multiplier_body", "depthwise_multiplier", MULTIPLIER_COST_TERMS
         interior_bias = None
@@ -174,6 +180,9 @@ def depthwise_conv_2d(layer: Layer) -> Prepared:
         # Weights widened to int16 at build time, in the order SXTB16 gives the input's
         # channels: a tap of four channels is one LDRD of weights.
         packed = w.packed(CHANNEL_BLOCKS, pack_channel_blocks(w.data.reshape(-1, out_c)))
+        # Interior windows with every tap written out (constant offsets) or looped.
+        unrolled = (filter_h * filter_w <= MAX_UNROLLED_TAPS and layer.choose(
+            "taps", ("unrolled", "looped"), "unrolled") == "unrolled")
         tables, matrix = matrix_requantization(layer, requantization["multipliers"],
                                                requantization["shifts"])
         # Channels in fours: interior windows start from the folded bias.
@@ -194,7 +203,8 @@ def depthwise_conv_2d(layer: Layer) -> Prepared:
         x=x, w=w, bias=bias, y=y,
         batches=x.dim(0), in_h=x.dim(1), in_w=x.dim(2), in_c=in_c,
         filter_h=filter_h, filter_w=filter_w, out_c=out_c, depth_multiplier=multiplier,
-        in_c4=4 * depth_blocks(in_c), interior_bias=interior_bias, **window, **requantization)
+        in_c4=4 * depth_blocks(in_c), interior_bias=interior_bias,
+        unrolled=multiplier == 1 and unrolled, **window, **requantization)
 
 
 def _interior_bias(w, bias, input_offset: int):

@@ -24,7 +24,8 @@ def fully_connected(layer: Layer) -> Prepared:
     layer.require(len(w.shape) == 2, f"weights must be 2-D, got {list(w.shape)}")
     units, depth = w.shape
     if bias is not None:
-        layer.require(bias.elements == units, f"bias has {bias.elements} values for {units} units")
+        layer.require(bias.shape == (units,),
+                      f"bias has shape {list(bias.shape)} for {units} units")
     layer.require(x.elements % depth == 0,
                   f"input of {x.elements} elements does not split into rows of {depth}")
     layer.require(y.shape[-1] == units, f"output shape {list(y.shape)} has no {units} units")
@@ -52,6 +53,8 @@ def fully_connected(layer: Layer) -> Prepared:
         matrix = {}
     macs = batches * units * depth
     folded = _folded_bias(w, bias, -x.zero_point) if fast and batches == 1 else None
+    if folded is not None and layer.choose("kernel", ("row", "matrix"), "row") == "matrix":
+        folded = None       # the tuning record found the column kernel faster here
     if folded is not None:
         # One input row: read as int8 against packed row quads, the input offset folded
         # into the bias; no column, no scratch.

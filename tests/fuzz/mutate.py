@@ -72,7 +72,8 @@ def mutate_shape(model, sg, rng):
         return f"tensor {index}: shape + one dim -> {list(tensor.shape)}"
     axis = rng.randrange(len(shape))
     old = int(shape[axis])
-    shape[axis] = rng.choice([0, -1, 1, 2, old - 1, old + 1, old * 2, 65536, _INT32_MAX])
+    shape[axis] = rng.choice([0, -1, 1, 2, old - 1, min(old + 1, _INT32_MAX),
+                              min(old * 2, _INT32_MAX), 65536, _INT32_MAX])
     return f"tensor {index}: dim {axis} {old} -> {int(shape[axis])}"
 
 
