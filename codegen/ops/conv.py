@@ -3,6 +3,7 @@
 import numpy as np
 
 from tinyflow.codegen.ops.base import Layer, Prepared, register
+from tinyflow.codegen.ops.linear_int16 import conv_2d_int16, depthwise_conv_2d_int16, is_int16
 from tinyflow.codegen.ops.packing import (CHANNEL_BLOCKS, ROW_PAIRS, depth_blocks,
                                           matrix_requantization, pack_channel_blocks,
                                           pack_row_pairs)
@@ -93,6 +94,8 @@ def _check_bias(layer: Layer, bias, channels: int) -> None:
 def conv_2d(layer: Layer) -> Prepared:
     if is_int16(layer):                 # int16x8: its own module
         return conv_2d_int16(layer)
+    if is_int16(layer):                 # int16x8: its own module
+        return conv_2d_int16(layer)
     x, w, bias, y = _check_common(layer)
     out_c, filter_h, filter_w, filter_c = w.shape
     in_c = x.dim(3)
@@ -155,6 +158,8 @@ def _gather_mode(layer: Layer, window: dict, filter_h: int, filter_w: int, filte
 
 @register("DEPTHWISE_CONV_2D")
 def depthwise_conv_2d(layer: Layer) -> Prepared:
+    if is_int16(layer):                 # int16x8: its own module
+        return depthwise_conv_2d_int16(layer)
     x, w, bias, y = _check_common(layer)
     _, filter_h, filter_w, out_c = w.shape
     in_c = x.dim(3)

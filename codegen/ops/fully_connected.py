@@ -3,6 +3,7 @@
 import numpy as np
 
 from tinyflow.codegen.ops.base import Layer, Prepared, register
+from tinyflow.codegen.ops.linear_int16 import fully_connected_int16, is_int16
 from tinyflow.codegen.ops.packing import (ROW_PAIRS, ROW_QUADS, depth_blocks,
                                           matrix_requantization, pack_row_pairs, pack_row_quads)
 from tinyflow.codegen.quantize import activation_range, quantize_multipliers
@@ -10,6 +11,8 @@ from tinyflow.codegen.quantize import activation_range, quantize_multipliers
 
 @register("FULLY_CONNECTED")
 def fully_connected(layer: Layer) -> Prepared:
+    if is_int16(layer):                 # int16x8: its own module
+        return fully_connected_int16(layer)
     x, w, bias = layer.input(0), layer.input(1), layer.input(2)
     y = layer.output()
     layer.require_dtype(x, "input", "int8")

@@ -224,4 +224,16 @@ TF_INLINE int32_t tf_reciprocal(int32_t x, int integer_digits, int *num_bits_ove
     return tf_one_over_one_plus_x(shifted_minus_one);
 }
 
+/* x * multiplier * 2^(shift - 31) for a 64-bit accumulator (int16x8 kernels): TFLM's
+ * MultiplyByQuantizedMultiplier(int64_t, ...), which first rounds the Q31 multiplier to
+ * Q15 (saturating at 0x7FFF) and then rounds once: (x * m15 + 2^(14 - shift)) >> (15 - shift).
+ * TFLM's range: multiplier >= 0, shift in [-31, 8), |x| < 2^47. */
+TF_INLINE int32_t tf_multiply_by_quantized_multiplier_s64(int64_t x, int32_t multiplier, int shift)
+{
+    const int32_t reduced = multiplier < 0x7FFF0000 ? (multiplier + (1 << 15)) >> 16 : 0x7FFF;
+    const int total_shift = 15 - shift;
+    const int64_t rounded = x * reduced + ((int64_t)1 << (total_shift - 1));
+    return (int32_t)(rounded >> total_shift);
+}
+
 #endif /* TF_RUNTIME_H */

