@@ -94,8 +94,6 @@ def _check_bias(layer: Layer, bias, channels: int) -> None:
 def conv_2d(layer: Layer) -> Prepared:
     if is_int16(layer):                 # int16x8: its own module
         return conv_2d_int16(layer)
-    if is_int16(layer):                 # int16x8: its own module
-        return conv_2d_int16(layer)
     x, w, bias, y = _check_common(layer)
     out_c, filter_h, filter_w, filter_c = w.shape
     in_c = x.dim(3)
