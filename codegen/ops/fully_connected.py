@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from tinyflow.codegen.ops import sparse
 from tinyflow.codegen.ops.base import Layer, Prepared, register
 from tinyflow.codegen.ops.linear_int16 import fully_connected_int16, is_int16
 from tinyflow.codegen.ops.packing import (ROW_PAIRS, ROW_QUADS, depth_blocks,
@@ -56,9 +57,17 @@ def fully_connected(layer: Layer) -> Prepared:
         matrix = {}
     macs = batches * units * depth
     folded = _folded_bias(w, bias, -x.zero_point) if fast and batches == 1 else None
+    variant = "fully_connected"
     if folded is not None and layer.choose("kernel", ("row", "matrix"), "row") == "matrix":
         folded = None       # the tuning record found the column kernel faster here
-    if folded is not None:
+    if folded is not None and sparse.is_2_4_sparse(w.data) and sparse.pays_off(units, depth):
+        # One input row, 2:4 sparse weights: two weights and an index a group, against a
+        # table of the input row's pairs built in the scratch; the offset folded as below.
+        path, variant = "sparse_body", "fully_connected_sparse24"
+        scratch = sparse.TABLE_BYTES_PER_GROUP * sparse.STEP_GROUPS * sparse.steps(depth)
+        packed = w.packed(sparse.SPARSE_2_4, sparse.pack_sparse_2_4(w.data))
+        tables.insert(0, layer.table("folded_bias", "int32_t", folded))
+    elif folded is not None:
         # One input row: read as int8 against packed row quads, the input offset folded
         # into the bias; no column, no scratch.
         path, scratch, packed = "row_body", 0, w.packed(ROW_QUADS, pack_row_quads(w.data))
@@ -71,10 +80,11 @@ def fully_connected(layer: Layer) -> Prepared:
     else:
         path, scratch, packed = "loops_body", 0, None
     return layer.prepared(
-        "fully_connected.c.j2", variant="fully_connected", macs=macs,
+        "fully_connected.c.j2", variant=variant, macs=macs,
         features=dict(valid_macs=macs, rows=batches),
         cost_terms=("calls", "macs", "inputs", "outputs", "rows"), tables=tables,
-        scratch_bytes=scratch, packed=packed, blocks=depth_blocks(depth), **matrix,
+        scratch_bytes=scratch, packed=packed, blocks=depth_blocks(depth),
+        steps=sparse.steps(depth), **matrix,
         x=x, w=w, bias=bias, y=y, batches=batches, units=units, depth=depth,
         path=path, per_channel=per_channel,
         multipliers=multipliers, shifts=shifts, act_min=act_min, act_max=act_max,

@@ -24,3 +24,14 @@ void portable_depthwise_tap4(const int8_t *x, const int16_t *w, int32_t offset, 
 {
     tf_depthwise_tap4(x, w, offset, acc);
 }
+
+void portable_sparse_table(const int8_t *x, int depth, int steps, int16_t *table)
+{
+    tf_sparse_table(x, depth, steps, table);
+}
+
+void portable_mat_vec_sparse24(const int8_t *weights, int rows, int steps, const int16_t *table,
+                               const tf_requant_params *q, int8_t *out)
+{
+    tf_mat_vec_sparse24(weights, rows, steps, table, q, out);
+}

@@ -13,5 +13,8 @@ void portable_mat_mult_pairs(const int8_t *weights, int rows, int blocks,
 void portable_mat_vec_quads(const int8_t *weights, int rows, int depth, const int8_t *x,
                             const tf_requant_params *q, int8_t *out);
 void portable_depthwise_tap4(const int8_t *x, const int16_t *w, int32_t offset, int32_t *acc);
+void portable_sparse_table(const int8_t *x, int depth, int steps, int16_t *table);
+void portable_mat_vec_sparse24(const int8_t *weights, int rows, int steps, const int16_t *table,
+                               const tf_requant_params *q, int8_t *out);
 
 #endif /* PORTABLE_KERNELS_H */

@@ -343,6 +343,127 @@ static void test_mat_mult(void)
     context[0] = '\0';
 }
 
+enum { SPARSE_MAX_ROWS = 17, SPARSE_MAX_DEPTH = 70, SPARSE_MAX_STEPS = (SPARSE_MAX_DEPTH + 31) / 32 };
+
+/* Packing as codegen/ops/sparse.py does it: per row, steps of eight groups of four values,
+ * 16 bytes of weights (word j: groups 2j and 2j + 1 as 2j low, 2j+1 low, 2j high, 2j+1
+ * high) then one index byte a group, 8 * g + k, k the first table offset whose pair of
+ * positions (x0, x2, x1, x3, x0, x1, x2, x3) covers the group's non-zeros. */
+static void pack_sparse(const int8_t *weights, int rows, int depth, int8_t *packed)
+{
+    static const int order[8] = { 0, 2, 1, 3, 0, 1, 2, 3 };
+    const int steps = (depth + 31) / 32;
+    for (int r = 0; r < rows; ++r) {
+        for (int s = 0; s < steps; ++s, packed += TF_SPARSE_STEP_BYTES) {
+            for (int g = 0; g < 8; ++g) {
+                int8_t value[4];
+                for (int j = 0; j < 4; ++j) {
+                    const int d = 32 * s + 4 * g + j;
+                    value[j] = d < depth ? weights[r * depth + d] : 0;
+                }
+                int k = 0;
+                for (; k < 7; ++k) {
+                    int covered = 1;
+                    for (int j = 0; j < 4; ++j) {
+                        covered &= value[j] == 0 || j == order[k] || j == order[k + 1];
+                    }
+                    if (covered) {
+                        break;
+                    }
+                }
+                packed[4 * (g >> 1) + (g & 1)] = value[order[k]];
+                packed[4 * (g >> 1) + 2 + (g & 1)] = value[order[k + 1]];
+                packed[16 + g] = (int8_t)(8 * g + k);
+            }
+        }
+    }
+}
+
+/* One random 2:4 sparse layer (groups of 0, 1 or 2 non-zeros) through tf_sparse_table and
+ * tf_mat_vec_sparse24, against plain loops and against the portable path. */
+static void test_sparse_case(int rows, int depth, int relu, int right_only)
+{
+    const int steps = (depth + 31) / 32;
+    int8_t weights[SPARSE_MAX_ROWS * SPARSE_MAX_DEPTH], input[SPARSE_MAX_DEPTH];
+    int8_t packed[SPARSE_MAX_ROWS * TF_SPARSE_STEP_BYTES * SPARSE_MAX_STEPS]
+        __attribute__((aligned(4)));
+    int16_t table[64 * SPARSE_MAX_STEPS] __attribute__((aligned(4)));
+    int16_t portable_table[64 * SPARSE_MAX_STEPS] __attribute__((aligned(4)));
+    int32_t folded[SPARSE_MAX_ROWS], multiplier[SPARSE_MAX_ROWS];
+    int8_t shift[SPARSE_MAX_ROWS], stored_shift[SPARSE_MAX_ROWS];
+    int8_t out[SPARSE_MAX_ROWS], portable_out[SPARSE_MAX_ROWS];
+
+    for (int i = 0; i < rows * depth; ++i) {
+        weights[i] = 0;
+    }
+    for (int r = 0; r < rows; ++r) {
+        for (int g = 0; 4 * g < depth; ++g) {
+            const int kept = random_in(0, 2);   /* 2:4, 1:4 or an empty group */
+            for (int n = 0; n < kept; ++n) {
+                const int d = 4 * g + random_in(0, 3);
+                if (d < depth) {
+                    weights[r * depth + d] = (int8_t)random_in(-128, 127);
+                }
+            }
+        }
+    }
+    for (int i = 0; i < depth; ++i) {
+        input[i] = (int8_t)random_in(-128, 127);
+    }
+    const int32_t input_offset = random_in(-127, 128);
+    for (int r = 0; r < rows; ++r) {
+        multiplier[r] = random_in(1 << 30, INT32_MAX);
+        shift[r] = (int8_t)(right_only ? random_in(-15, -2) : random_in(-15, 1));
+        stored_shift[r] = (int8_t)(right_only ? -shift[r] - 2 : shift[r]);
+        folded[r] = random_in(-(1 << 16), 1 << 16);
+        for (int k = 0; k < depth; ++k) {
+            folded[r] += input_offset * weights[r * depth + k];
+        }
+    }
+    const int32_t output_offset = random_in(-128, 127);
+    const int32_t act_min = relu ? output_offset : -128;
+    const int32_t act_max = relu ? random_in(output_offset, 127) : 127;
+    const tf_requant_params q = { folded, multiplier, stored_shift, output_offset,
+                                  act_min, act_max, 1, right_only };
+    snprintf(context, sizeof(context), "(sparse rows %d, depth %d, relu %d, right %d)", rows,
+             depth, relu, right_only);
+
+    pack_sparse(weights, rows, depth, packed);
+    tf_sparse_table(input, depth, steps, table);
+    tf_mat_vec_sparse24(packed, rows, steps, table, &q, out);
+    portable_sparse_table(input, depth, steps, portable_table);
+    portable_mat_vec_sparse24(packed, rows, steps, portable_table, &q, portable_out);
+
+    for (int i = 0; i < 64 * steps; ++i) {
+        EXPECT_EQ(table[i], portable_table[i]);
+    }
+    for (int r = 0; r < rows; ++r) {
+        int32_t acc = folded[r];
+        for (int k = 0; k < depth; ++k) {
+            acc += weights[r * depth + k] * input[k];   /* the offset is in the bias */
+        }
+        const int32_t expected = tf_clamp(
+            reference_multiply(acc, multiplier[r], shift[r]) + output_offset, act_min, act_max);
+        EXPECT_EQ(out[r], expected);
+        EXPECT_EQ(portable_out[r], expected);
+    }
+}
+
+static void test_sparse(void)
+{
+    /* Depths around the groups of four and the steps of 32 values. */
+    static const int rows[] = { 1, 2, 3, 17 };
+    static const int depths[] = { 1, 3, 4, 5, 31, 32, 33, 64, 70 };
+    for (int i = 0; i < (int)(sizeof(rows) / sizeof(rows[0])); ++i) {
+        for (int j = 0; j < (int)(sizeof(depths) / sizeof(depths[0])); ++j) {
+            for (int variant = 0; variant < 4; ++variant) {
+                test_sparse_case(rows[i], depths[j], variant & 1, variant >> 1);
+            }
+        }
+    }
+    context[0] = '\0';
+}
+
 static void test_depthwise_tap(void)
 {
     for (int n = 0; n < 1000; ++n) {
@@ -377,6 +498,7 @@ int main(void)
     test_column_layout();
     test_scale_right();
     test_mat_mult();
+    test_sparse();
     test_depthwise_tap();
     printf("test_runtime (kernels: %s): %d checks, %d failures\n",
            TF_HAVE_DSP ? "SIMD path" : "portable C path", checks, failures);

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from . import (test_activations, test_conv, test_depthwise, test_elementwise, test_fully_connected,
-               test_lookup, test_normalization, test_quantize, test_shape_ops)
+               test_lookup, test_normalization, test_quantize, test_shape_ops, test_sparse)
 from .harness import BATCH, by_name, converted, name_seed, require_tools
 from tinyflow.firmware.build import library_cflags
 
@@ -31,9 +31,11 @@ DSP_CASES = [
     # dilated convolutions folded from SPACE_TO_BATCH_ND -> conv -> BATCH_TO_SPACE_ND
     "conv_3x3_dilation3x3_same_10x11x2_dynamic_batch",
     "depthwise_3x3_dilation2x2_same_9x10x3_dynamic_batch",
+    # 2:4 sparse dense layers: the table loads and SMLADs, a padded last step, 1:4 rows
+    "sparse_dense_96_to_48_relu", "sparse_dense_120_to_17", "sparse_dense_126_to_40_1of4",
 ]
 ARITHMETIC_CASES = (test_conv.CASES + test_depthwise.CASES + test_depthwise.IN_PLACE_CASES
-                    + test_fully_connected.CASES)
+                    + test_fully_connected.CASES + test_sparse.CASES)
 
 
 @pytest.mark.slow
