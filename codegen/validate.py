@@ -163,7 +163,7 @@ def _check_operators(model: Model, result: Validation) -> None:
     in_range = set(range(len(tensors)))
     writer: dict[int, Operator] = {}
     for op in model.operators:
-        for t in op.outputs:
+        for t in (t for t in op.outputs if t >= 0):
             if t in writer and writer[t] is not op:
                 _op_problem(result, op, f"writes {tensor_location(tensors[t])}, which "
                                         f"{_op_location(writer[t])} writes too")
@@ -211,7 +211,7 @@ def _check_signature(model: Model, op: Operator, result: Validation) -> None:
         result.graph_sound = False      # simplification reads every op's first output
     signature = SIGNATURES.get(op.opcode)
     if signature is None:
-        return                           # unknown to tinyflow: prepare reports it unsupported
+        return                           # not listed: its prepare step checks its tensors
     given = len(op.inputs)
     if not signature.min_inputs <= given <= signature.max_inputs:
         expected = (str(signature.min_inputs) if signature.min_inputs == signature.max_inputs
