@@ -57,10 +57,16 @@ def fully_connected(layer: Layer) -> Prepared:
         matrix = {}
     macs = batches * units * depth
     folded = _folded_bias(w, bias, -x.zero_point) if fast and batches == 1 else None
-    variant = "fully_connected"
-    if folded is not None and layer.choose("kernel", ("row", "matrix"), "row") == "matrix":
+    variant, kernel = "fully_connected", None
+    if folded is not None:
+        # 2:4 sparse weights may also take the sparse layout: by default when it is smaller
+        # and estimated faster (``tinyflow tune`` measures).
+        qualifies = sparse.is_2_4_sparse(w.data)
+        kernel = layer.choose("kernel", ("row", "matrix") + (("sparse",) if qualifies else ()),
+                              "sparse" if qualifies and sparse.pays_off(units, depth) else "row")
+    if kernel == "matrix":
         folded = None       # the tuning record found the column kernel faster here
-    if folded is not None and sparse.is_2_4_sparse(w.data) and sparse.pays_off(units, depth):
+    if kernel == "sparse":
         # One input row, 2:4 sparse weights: two weights and an index a group, against a
         # table of the input row's pairs built in the scratch; the offset folded as below.
         path, variant = "sparse_body", "fully_connected_sparse24"
