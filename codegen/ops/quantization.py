@@ -9,11 +9,14 @@ TFLM (quantize_common.cc, dequantize_common.cc) supports, among others:
 """
 
 from tinyflow.codegen.ops.base import Layer, Prepared, register
+from tinyflow.codegen.ops.quantization_int16 import dequantize_int16, has_int16, quantize_int16
 from tinyflow.codegen.quantize import float32_hex_literal, quantize_multiplier
 
 
 @register("QUANTIZE")
 def quantize(layer: Layer) -> Prepared:
+    if has_int16(layer):                # int16x8: its own module
+        return quantize_int16(layer)
     x, y = layer.input(0), layer.output()
     layer.require_dtype(y, "output", "int8")
     layer.require_per_tensor(y, "output")
@@ -33,6 +36,8 @@ def quantize(layer: Layer) -> Prepared:
 
 @register("DEQUANTIZE")
 def dequantize(layer: Layer) -> Prepared:
+    if has_int16(layer):                # int16x8: its own module
+        return dequantize_int16(layer)
     x, y = layer.input(0), layer.output()
     layer.require_dtype(x, "input", "int8")
     layer.require_per_tensor(x, "input")

@@ -20,20 +20,23 @@ from .harness import (BATCH, Case, assert_case_matches_tflm, by_name, converted,
                       initializers, name_seed, require_tools, seeds_from_name, value_range)
 
 
-def int16_input(opcode: str):
-    """A check: the model's first ``opcode`` reads an int16 tensor."""
+def int16_operand(opcode: str, side: str = "input"):
+    """A check: the model's first ``opcode`` reads (``side="input"``) or writes
+    (``"output"``: a QUANTIZE from float32) an int16 tensor."""
     def check(model):
         ops = [op for op in model.operators if op.opcode == opcode]
         assert ops, f"no {opcode} in the model"
-        dtype = model.tensors[ops[0].inputs[0]].dtype
-        assert dtype == "int16", f"{opcode} reads {dtype}, not int16"
+        tensor = ops[0].inputs[0] if side == "input" else ops[0].outputs[0]
+        dtype = model.tensors[tensor].dtype
+        assert dtype == "int16", f"{opcode}'s {side} is {dtype}, not int16"
     return check
 
 
-def int16_case(name, build, params, op, calibration=1.0, **options) -> Case:
-    """An int16x8 case named ``int16_<name>`` whose ``op`` must read int16."""
+def int16_case(name, build, params, op, calibration=1.0, side="input", **options) -> Case:
+    """An int16x8 case named ``int16_<name>`` whose ``op`` must read int16 (or write it:
+    ``side="output"``)."""
     name = f"int16_{name}"
-    return Case(name, build, params, op, activations="int16", check=int16_input(op),
+    return Case(name, build, params, op, activations="int16", check=int16_operand(op, side),
                 calibration=value_range(calibration), **seeds_from_name(name), **options)
 
 
@@ -68,6 +71,16 @@ def depthwise(shape, kernel, multiplier=1, strides=1, padding="same", dilation=1
                                      depth_multiplier=multiplier, dilation_rate=dilation,
                                      activation=activation,
                                      **initializers(7, kernel="depthwise"))(x)
+    return keras.Model(x, y)
+
+
+def dense_reshape(shape, units, target, batch_size=1):
+    """Dense, then a Reshape of its int16 output."""
+    import keras
+
+    x = keras.Input(shape, batch_size=batch_size)
+    y = keras.layers.Dense(units, **initializers(11))(x)
+    y = keras.layers.Reshape(target)(y)
     return keras.Model(x, y)
 
 
@@ -119,9 +132,81 @@ LINEAR_CASES = [
                "DEPTHWISE_CONV_2D", extra_ops=("CONV_2D", "FULLY_CONNECTED")),
 ]
 
-CASES = LINEAR_CASES
+# float32 edges: QUANTIZE float32 -> int16 in front, DEQUANTIZE int16 -> float32 behind.
+EDGE_CASES = [
+    int16_case("float_edges_dense_8_to_6", dense, dict(shape=(8,), units=6), "QUANTIZE",
+               side="output", extra_ops=("DEQUANTIZE",), int8_io=False, float_inputs=(-1.5, 1.5)),
+    int16_case("float_edges_conv_dynamic_batch", conv2d,
+               dict(shape=(5, 4, 2), filters=3, kernel=3, batch_size=None), "DEQUANTIZE",
+               extra_ops=("QUANTIZE",), int8_io=False, calibration=2.0,
+               float_inputs=(-3.0, 3.0)),
+]
+
+SHAPE_CASES = [
+    int16_case("reshape_dense_12_to_3x4", dense_reshape,
+               dict(shape=(5,), units=12, target=(3, 4)), "RESHAPE"),
+    int16_case("reshape_dense_2x3_to_6_dynamic_batch", dense_reshape,
+               dict(shape=(2, 3), units=4, target=(8,), batch_size=None), "RESHAPE"),
+]
+
+CASES = LINEAR_CASES + EDGE_CASES + SHAPE_CASES
 
 
 @pytest.mark.parametrize("case", CASES, ids=str)
 def test_int16x8_matches_tflm(case):
     assert_case_matches_tflm(case)
+
+
+# --- mixed int8/int16 models -------------------------------------------------------------------
+
+def requantize_chain(size: int = 40) -> bytes:
+    """int8 -> QUANTIZE -> int16 -> QUANTIZE -> int16 (another scale) -> QUANTIZE -> int8:
+    the requantizations between the int8 and int16 regions of a mixed model (as
+    ai-edge-quantizer writes them; the TensorFlow converter makes no such model, so it is
+    built here with the schema's object API)."""
+    from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
+
+    from fuzz.mutate import pack
+
+    types = {"int8": schema.TensorType.INT8, "int16": schema.TensorType.INT16}
+    tensors = [("in_int8", "int8", 0.05, 3), ("wide", "int16", 1.3e-4, 0),
+               ("wider", "int16", 3.1e-4, 0), ("out_int8", "int8", 0.037, -2)]
+    subgraph = schema.SubGraphT()
+    subgraph.tensors, subgraph.operators = [], []
+    for name, dtype, scale, zero_point in tensors:
+        tensor = schema.TensorT()
+        tensor.name, tensor.shape = name.encode(), np.array([1, size], np.int32)
+        tensor.type, tensor.buffer = types[dtype], 0
+        tensor.quantization = schema.QuantizationParametersT()
+        tensor.quantization.scale = np.array([scale], np.float32)
+        tensor.quantization.zeroPoint = np.array([zero_point], np.int64)
+        subgraph.tensors.append(tensor)
+    for position in range(3):
+        op = schema.OperatorT()
+        op.opcodeIndex = 0
+        op.inputs = np.array([position], np.int32)
+        op.outputs = np.array([position + 1], np.int32)
+        subgraph.operators.append(op)
+    subgraph.inputs, subgraph.outputs = np.array([0], np.int32), np.array([3], np.int32)
+    code = schema.OperatorCodeT()
+    code.builtinCode = code.deprecatedBuiltinCode = schema.BuiltinOperator.QUANTIZE
+    code.version = 1
+    model = schema.ModelT()
+    model.version, model.operatorCodes = 3, [code]
+    model.buffers, model.subgraphs = [schema.BufferT()], [subgraph]
+    return pack(model)
+
+
+def test_requantize_between_int8_and_int16_matches_tflm():
+    """int8 -> int16, int16 -> int16 and int16 -> int8 QUANTIZE, every int8 input value."""
+    from conftest import assert_bit_exact
+    from tinyflow.codegen.ir import load_model
+
+    model_bytes = requantize_chain()
+    model = load_model(model_bytes)
+    dtypes = [(model.tensors[op.inputs[0]].dtype, model.tensors[op.outputs[0]].dtype)
+              for op in model.operators]
+    assert dtypes == [("int8", "int16"), ("int16", "int16"), ("int16", "int8")]
+    every_int8 = np.arange(-128, 128, dtype=np.int8)
+    inputs = [np.resize(every_int8, (BATCH, 1, 40))]
+    assert_bit_exact(model_bytes, inputs=inputs)
