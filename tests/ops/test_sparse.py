@@ -23,17 +23,20 @@ def sparse_dense(depth, units, keep=2, activation=None, seed=1):
     return model
 
 
-def _uses_sparse_layout(model) -> None:
-    from tinyflow.codegen.generator import generate
+def _weights_layout(layout):
+    """A check that the generated code stores the Dense weights in ``layout``."""
+    def check(model) -> None:
+        from tinyflow.codegen.generator import generate
 
-    layouts = [w["layout"] for w in generate(model).manifest["weights"]]
-    assert SPARSE_2_4 in layouts, f"no {SPARSE_2_4} weights: {layouts}"
+        layouts = [w["layout"] for w in generate(model).manifest["weights"]]
+        assert layout in layouts, f"no {layout} weights: {layouts}"
+    return check
 
 
-def _sparse(name, depth, units, fused=None, **options):
+def _sparse(name, depth, units, fused=None, layout=SPARSE_2_4, **options):
     name = f"sparse_dense_{name}"
     return Case(name, sparse_dense, dict(depth=depth, units=units, **options), "FULLY_CONNECTED",
-                activation=fused, check=_uses_sparse_layout, **seeds_from_name(name))
+                activation=fused, check=_weights_layout(layout), **seeds_from_name(name))
 
 
 CASES = [
@@ -41,6 +44,8 @@ CASES = [
     _sparse("120_to_17", 120, 17, seed=52),             # the last step half padding
     _sparse("126_to_40_1of4", 126, 40, keep=1, seed=53),  # 1:4, a last group of two values
     _sparse("256_to_64", 256, 64, seed=54),
+    # 2:4 but 8 deep: a step of 32 values would be mostly padding, the quads stay
+    _sparse("8_to_32_stays_dense", 8, 32, layout="quads", seed=55),
 ]
 
 
