@@ -175,6 +175,23 @@ def dense_autoencoder(keras):
     return keras.Model(inputs, keras.layers.Dense(400)(x))
 
 
+def sparse_dense(keras):
+    """Dense layers 64 to 512 deep pruned 2:4 by magnitude (one 1:4): the sparse kernel."""
+    from tinyflow.codegen.ops.sparse import prune_by_magnitude
+
+    inputs = keras.Input((512,), batch_size=1)
+    x, layers = inputs, []
+    for units in (192, 96, 64, 128, 256):
+        layers.append(keras.layers.Dense(units, activation="relu" if units != 256 else None))
+        x = layers[-1](x)
+    model = keras.Model(inputs, x)
+    for position, layer in enumerate(layers):
+        kernel, bias = layer.get_weights()      # [depth, units]: groups along the depth
+        pruned = prune_by_magnitude(kernel.T, keep=1 if position == 2 else 2).T
+        layer.set_weights([pruned, bias])
+    return model
+
+
 def dense_classifier(keras):
     """Dense layers on a flattened map, adds of vectors, wide softmaxes."""
     inputs = keras.Input((6, 6, 16), batch_size=1)
@@ -307,10 +324,11 @@ def parametric_activations(keras):
     return keras.Model(inputs, keras.layers.Dense(10)(x))
 
 
+# A builder's position is its seed: new builders go at the end.
 BUILDERS = [mobilenet_rgb, mobilenet_wide, keyword_audio, residual_rgb, first_layers,
             spectrogram, plain_convs, depthwise_variants, dense_autoencoder, dense_classifier,
             misc_ops, standalone_activations, data_movement, elementwise_binary,
-            layer_normalization, parametric_activations]
+            layer_normalization, parametric_activations, sparse_dense]
 
 
 def _fingerprint(builder) -> str:
