@@ -180,8 +180,7 @@ def plan_buffers(model: Model, needs: Sequence[LayerMemory] | None = None,
     for t in model.outputs:
         reads_after[t] = num_steps
 
-    def overwritable(op) -> bool:
-        x = op.inputs[0]
+    def overwritable(op, x: int) -> bool:
         if x < 0 or model.tensors[x].is_constant:
             return False
         r = root.get(x, x)
@@ -194,9 +193,12 @@ def plan_buffers(model: Model, needs: Sequence[LayerMemory] | None = None,
         x = op.inputs[0] if op.inputs else -1
         if need.aliases_input and x >= 0 and not model.tensors[x].is_constant:
             root[op.outputs[0]] = root.get(x, x)
-        elif need.in_place and overwritable(op):
-            root[op.outputs[0]] = root.get(x, x)
-            in_place.add(op.index)
+        elif need.in_place:
+            # the first input the output may take over (an element-wise op has two)
+            x = next((t for t in op.inputs if overwritable(op, t)), -1)
+            if x >= 0:
+                root[op.outputs[0]] = root.get(x, x)
+                in_place.add(op.index)
 
     first_use: dict[int, int] = {}
     last_use: dict[int, int] = {}

@@ -121,8 +121,14 @@ def conv_2d(layer: Layer) -> Prepared:
         scratch = 2 * 2 * 4 * blocks + (patch_size if gather == "patch" else 0)
         packed = w.packed(ROW_PAIRS, pack_row_pairs(w.data.reshape(out_c, patch_size)))
     # A 1x1 convolution that does not widen can write each pixel pair's outputs over
-    # the input pixels it has just copied into its columns.
+    # the input pixels it has just copied into its columns. A wider window with stride 1
+    # and the input's shape holds back output rows (as depthwise does) until no later
+    # window reads the input row under them.
     in_place = gather == "direct" and out_c <= in_c
+    held_rows = 0
+    if (gather in ("tap", "patch") and window["stride_h"] == window["stride_w"] == 1
+            and tuple(y.shape) == tuple(x.shape)):
+        in_place, held_rows = True, window["pad_h"] + 1
     if groups > 1:
         tables, matrix = _requantization_tables(layer, requantization), {}
     else:
@@ -131,7 +137,8 @@ def conv_2d(layer: Layer) -> Prepared:
     return layer.prepared(
         "conv_2d.c.j2", variant=variant, macs=macs, features=features,
         cost_terms=cost_terms, tables=tables, scratch_bytes=scratch, path=path,
-        in_place=in_place,
+        in_place=in_place, in_place_scratch_bytes=held_rows * window["out_w"] * out_c,
+        held_rows=held_rows, column_scratch_bytes=scratch,
         x=x, w=w, bias=bias, y=y, packed=packed, blocks=blocks, **matrix,
         batches=x.dim(0), in_h=x.dim(1), in_w=x.dim(2), in_c=in_c,
         filter_h=filter_h, filter_w=filter_w, filter_c=filter_c, out_c=out_c,

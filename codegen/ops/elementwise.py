@@ -97,8 +97,10 @@ def add_or_sub(layer: Layer) -> Prepared:
     a, b, y = _check(layer)
     subtract = layer.opcode == "SUB"
     act_min, act_max = activation_range(layer.activation(), y.scale, y.zero_point)
+    # Element i is read from both inputs before it is written: the output can take over
+    # an input of its own size.
     return layer.prepared(
-        "add.c.j2", **_cost(layer, a, b, y), a=a, b=b, y=y, subtract=subtract,
+        "add.c.j2", **_cost(layer, a, b, y), in_place=True, a=a, b=b, y=y, subtract=subtract,
         a_offset=-a.zero_point, b_offset=-b.zero_point, output_offset=y.zero_point,
         **_common_scale(a, b, y, left_shift=20, float32=subtract),
         act_min=act_min, act_max=act_max, **_broadcast(layer, a, b, y))
@@ -140,7 +142,7 @@ def mul(layer: Layer) -> Prepared:
     multiplier, shift = quantize_multiplier(a.scale * b.scale / y.scale)
     act_min, act_max = activation_range(layer.activation(), y.scale, y.zero_point)
     return layer.prepared(
-        "mul.c.j2", **_cost(layer, a, b, y), a=a, b=b, y=y,
+        "mul.c.j2", **_cost(layer, a, b, y), in_place=True, a=a, b=b, y=y,
         a_offset=-a.zero_point, b_offset=-b.zero_point, output_offset=y.zero_point,
         multiplier=multiplier, shift=shift, act_min=act_min, act_max=act_max,
         **_broadcast(layer, a, b, y))

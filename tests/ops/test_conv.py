@@ -156,3 +156,57 @@ CASES = [
 @pytest.mark.parametrize("case", CASES, ids=str)
 def test_conv_matches_tflm(case):
     assert_case_matches_tflm(case)
+
+
+# --- in place: outputs written over their inputs ---------------------------------------------
+
+def residual_block(shape, channels, kernel, dilation=1, seed=1):
+    """IC's residual block: conv (its input is the graph's: a copy) -> conv (its input is
+    read again by the ADD: a copy) -> conv SAME stride 1 (in place, output rows held
+    back) -> ADD with the first conv's output (in place) -> 1x1 conv (in place)."""
+    import keras
+
+    x = keras.Input(shape, batch_size=1)
+    a = keras.layers.Conv2D(channels, kernel, padding="same", activation="relu",
+                            **initializers(seed))(x)
+    b = keras.layers.Conv2D(channels, kernel, padding="same", activation="relu",
+                            **initializers(seed + 2))(a)
+    b = keras.layers.Conv2D(channels, kernel, padding="same", dilation_rate=dilation,
+                            **initializers(seed + 4))(b)
+    y = keras.layers.ReLU()(keras.layers.Add()([a, b]))
+    y = keras.layers.Conv2D(channels, 1, **initializers(seed + 6))(y)
+    return keras.Model(x, y)
+
+
+def in_place_layers(expected: dict[str, int]):
+    """A check: how many layers of each op the planner computed in place."""
+    def check(model):
+        from collections import Counter
+
+        from tinyflow.codegen import generate
+
+        layers = generate(model).manifest["layers"]
+        counts = Counter(layer["op"] for layer in layers if layer["in_place"])
+        assert dict(counts) == expected, dict(counts)
+    return check
+
+
+def _residual(name, shape, channels, kernel, **options):
+    name = f"conv_in_place_{name}"
+    return Case(name, residual_block, dict(shape=shape, channels=channels, kernel=kernel,
+                                           **options),
+                "CONV_2D", extra_ops=("ADD",),
+                check=in_place_layers({"CONV_2D": 2, "ADD": 1}), **seeds_from_name(name))
+
+
+IN_PLACE_CASES = [
+    _residual("3x3_c8_tap", (6, 7, 3), 8, 3),                   # odd width: a lone pixel a row
+    _residual("3x3_c6_patch", (5, 8, 2), 6, 3),                 # channels not in fours
+    _residual("3x3_c8_dilation2", (9, 7, 1), 8, 3, dilation=2),  # three rows held back
+    _residual("5x3_c4", (8, 5, 1), 4, (5, 3)),
+]
+
+
+@pytest.mark.parametrize("case", IN_PLACE_CASES, ids=str)
+def test_conv_in_place_matches_tflm(case):
+    assert_case_matches_tflm(case)

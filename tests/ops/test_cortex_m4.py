@@ -26,7 +26,8 @@ DSP_CASES = [
     "conv_1x1_relu_n1_to_1", "depthwise_3x3_m1_c17", "depthwise_3x3_m1_dilation2_valid_relu6",
     "depthwise_3x3_m1_stride2_same_even_relu", "depthwise_3x3_m1_positive_inputs",
     "depthwise_3x3_m1_no_bias", "depthwise_in_place_3x3_c7_relu6",
-    "depthwise_in_place_5x3_dilation2_c12",
+    "depthwise_in_place_5x3_dilation2_c12", "conv_in_place_3x3_c8_tap",
+    "conv_in_place_3x3_c6_patch",
     "dense_100_to_17_relu", "dense_multidim_3x4x6",
     # dilated convolutions folded from SPACE_TO_BATCH_ND -> conv -> BATCH_TO_SPACE_ND
     "conv_3x3_dilation3x3_same_10x11x2_dynamic_batch",
@@ -34,7 +35,8 @@ DSP_CASES = [
     # 2:4 sparse dense layers: the table loads and SMLADs, a padded last step, 1:4 rows
     "sparse_dense_96_to_48_relu", "sparse_dense_120_to_17", "sparse_dense_126_to_40_1of4",
 ]
-ARITHMETIC_CASES = (test_conv.CASES + test_depthwise.CASES + test_depthwise.IN_PLACE_CASES
+ARITHMETIC_CASES = (test_conv.CASES + test_conv.IN_PLACE_CASES + test_depthwise.CASES
+                    + test_depthwise.IN_PLACE_CASES
                     + test_fully_connected.CASES + test_sparse.CASES)
 
 
