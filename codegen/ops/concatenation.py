@@ -8,6 +8,7 @@ models (the converter inserts a requantizing QUANTIZE before such inputs instead
 import numpy as np
 
 from tinyflow.codegen.ops.base import Layer, Prepared, register
+from tinyflow.codegen.ops.linear_int16 import is_int16
 
 MAX_INPUTS = 10    # TFLM's kMaxInputNum
 MAX_RANK = 6       # TFLM's RuntimeShape::kMaxSmallSize
@@ -15,6 +16,9 @@ MAX_RANK = 6       # TFLM's RuntimeShape::kMaxSmallSize
 
 @register("CONCATENATION")
 def concatenation(layer: Layer) -> Prepared:
+    if is_int16(layer):                 # int16x8: its own module
+        from tinyflow.codegen.ops.data_int16 import concatenation_int16
+        return concatenation_int16(layer)
     inputs, y = layer.inputs(), layer.output()
     layer.require_dtype(y, "output", "int8")
     layer.require_per_tensor(y, "output")

@@ -18,6 +18,7 @@ SQUARED_DIFFERENCE, MAXIMUM and MINIMUM, as TFLM's reference kernels compute the
 import numpy as np
 
 from tinyflow.codegen.ops.base import Layer, Prepared, register
+from tinyflow.codegen.ops.linear_int16 import is_int16
 from tinyflow.codegen.quantize import activation_range, quantize_multiplier
 
 MAX_RANK = 6
@@ -94,6 +95,9 @@ def _common_scale(a, b, y, left_shift: int, float32: bool) -> dict:
 
 @register("ADD", "SUB")
 def add_or_sub(layer: Layer) -> Prepared:
+    if is_int16(layer):                 # int16x8: its own module
+        from tinyflow.codegen.ops.elementwise_int16 import add_or_sub_int16
+        return add_or_sub_int16(layer)
     a, b, y = _check(layer)
     subtract = layer.opcode == "SUB"
     act_min, act_max = activation_range(layer.activation(), y.scale, y.zero_point)
@@ -138,6 +142,9 @@ def maximum_or_minimum(layer: Layer) -> Prepared:
 
 @register("MUL")
 def mul(layer: Layer) -> Prepared:
+    if is_int16(layer):                 # int16x8: its own module
+        from tinyflow.codegen.ops.elementwise_int16 import mul_int16
+        return mul_int16(layer)
     a, b, y = _check(layer)
     multiplier, shift = quantize_multiplier(a.scale * b.scale / y.scale)
     act_min, act_max = activation_range(layer.activation(), y.scale, y.zero_point)

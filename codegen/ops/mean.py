@@ -10,6 +10,7 @@ where the 1/count is folded into the Q31 multiplier by integer division
 import numpy as np
 
 from tinyflow.codegen.ops.base import Layer, Prepared, register
+from tinyflow.codegen.ops.linear_int16 import is_int16
 from tinyflow.codegen.quantize import mean_rescale, quantize_multiplier
 
 
@@ -43,6 +44,9 @@ def _merge_dims(dims):
 
 @register("MEAN")
 def mean(layer: Layer) -> Prepared:
+    if is_int16(layer):                 # int16x8: its own module
+        from tinyflow.codegen.ops.data_int16 import mean_int16
+        return mean_int16(layer)
     x, axes, y = layer.input(0), layer.input(1), layer.output()
     layer.require_dtype(x, "input", "int8")
     layer.require_dtype(y, "output", "int8")

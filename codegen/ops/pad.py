@@ -8,6 +8,7 @@ Python: which input rows land where in the output.
 import numpy as np
 
 from tinyflow.codegen.ops.base import Layer, Prepared, register
+from tinyflow.codegen.ops.linear_int16 import is_int16
 
 MAX_RANK = 5   # TFLM's PadKernelMaxDimensionCount()
 
@@ -32,6 +33,9 @@ def _copy_plan(in_shape, out_shape, before) -> dict:
 
 @register("PAD", "PADV2")
 def pad(layer: Layer) -> Prepared:
+    if is_int16(layer):                 # int16x8: its own module
+        from tinyflow.codegen.ops.data_int16 import pad_int16
+        return pad_int16(layer)
     x, paddings, y = layer.input(0), layer.input(1), layer.output()
     layer.require_dtype(x, "input", "int8")
     layer.require_dtype(y, "output", "int8")

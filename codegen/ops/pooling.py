@@ -1,12 +1,16 @@
 """AVERAGE_POOL_2D and MAX_POOL_2D, int8."""
 
 from tinyflow.codegen.ops.base import Layer, Prepared, register
+from tinyflow.codegen.ops.linear_int16 import is_int16
 from tinyflow.codegen.ops.window import window_counts
 from tinyflow.codegen.quantize import activation_range, same_padding
 
 
 @register("AVERAGE_POOL_2D", "MAX_POOL_2D")
 def pool_2d(layer: Layer) -> Prepared:
+    if is_int16(layer):                 # int16x8: its own module
+        from tinyflow.codegen.ops.data_int16 import pool_2d_int16
+        return pool_2d_int16(layer)
     x, y = layer.input(0), layer.output()
     layer.require_dtype(x, "input", "int8")
     layer.require_dtype(y, "output", "int8")

@@ -84,6 +84,39 @@ def dense_reshape(shape, units, target, batch_size=1):
     return keras.Model(x, y)
 
 
+def merge(shape, layer, activation=None, batch_size=1):
+    """``layer`` (Add, Subtract, Multiply, Concatenate) of a Conv2D branch and a
+    Dense branch (both built on the input), then an optional activation."""
+    import keras
+
+    x = keras.Input(shape, batch_size=batch_size)
+    a = keras.layers.Conv2D(shape[-1], 3, padding="same", **initializers(12))(x)
+    b = keras.layers.Dense(shape[-1], **initializers(13))(x)
+    merged = {"add": keras.layers.Add, "subtract": keras.layers.Subtract,
+              "multiply": keras.layers.Multiply,
+              "concatenate": keras.layers.Concatenate}[layer]()([a, b])
+    if activation is not None:
+        merged = keras.layers.Activation(activation)(merged)
+    return keras.Model(x, merged)
+
+
+def pooling(shape, kind, pool, strides=None, padding="valid", batch_size=1):
+    """A Conv2D, then MaxPooling2D / AveragePooling2D / ZeroPadding2D / GlobalAveragePooling2D."""
+    import keras
+
+    x = keras.Input(shape, batch_size=batch_size)
+    y = keras.layers.Conv2D(4, 1, **initializers(14))(x)
+    if kind == "max":
+        y = keras.layers.MaxPooling2D(pool, strides=strides, padding=padding)(y)
+    elif kind == "average":
+        y = keras.layers.AveragePooling2D(pool, strides=strides, padding=padding)(y)
+    elif kind == "zero_padding":
+        y = keras.layers.ZeroPadding2D(pool)(y)
+    else:
+        y = keras.layers.GlobalAveragePooling2D(keepdims=pool == "keepdims")(y)
+    return keras.Model(x, y)
+
+
 def small_cnn(shape, batch_size=None):
     """Conv, depthwise, flatten, dense: a whole int16x8 classifier."""
     import keras
@@ -149,7 +182,44 @@ SHAPE_CASES = [
                dict(shape=(2, 3), units=4, target=(8,), batch_size=None), "RESHAPE"),
 ]
 
-CASES = LINEAR_CASES + EDGE_CASES + SHAPE_CASES
+ELEMENTWISE_CASES = [
+    int16_case("add_6x5x3", merge, dict(shape=(6, 5, 3), layer="add"), "ADD"),
+    int16_case("add_relu_4x4x8_dynamic_batch", merge,
+               dict(shape=(4, 4, 8), layer="add", activation="relu", batch_size=None), "ADD",
+               activation="RELU", calibration=(-1.0, 3.0)),
+    int16_case("sub_5x4x2", merge, dict(shape=(5, 4, 2), layer="subtract"), "SUB"),
+    int16_case("mul_6x5x3", merge, dict(shape=(6, 5, 3), layer="multiply"), "MUL",
+               calibration=2.0),
+    int16_case("mul_3x3x4_dynamic_batch", merge,
+               dict(shape=(3, 3, 4), layer="multiply", batch_size=None), "MUL"),
+]
+
+WINDOW_CASES = [
+    int16_case("max_pool_2x2_8x7x2", pooling, dict(shape=(8, 7, 2), kind="max", pool=2),
+               "MAX_POOL_2D"),
+    int16_case("max_pool_3x3_stride2_same_dynamic_batch", pooling,
+               dict(shape=(9, 8, 3), kind="max", pool=3, strides=2, padding="same",
+                    batch_size=None), "MAX_POOL_2D"),
+    int16_case("avg_pool_2x2_8x7x2", pooling, dict(shape=(8, 7, 2), kind="average", pool=2),
+               "AVERAGE_POOL_2D"),
+    int16_case("avg_pool_3x3_stride2_same_dynamic_batch", pooling,
+               dict(shape=(9, 8, 3), kind="average", pool=3, strides=2, padding="same",
+                    batch_size=None), "AVERAGE_POOL_2D", calibration=(0.0, 2.0)),
+    int16_case("pad_zero_padding_1x2_5x4x2", pooling,
+               dict(shape=(5, 4, 2), kind="zero_padding", pool=(1, 2)), "PAD"),
+    int16_case("pad_zero_padding_2_dynamic_batch", pooling,
+               dict(shape=(4, 4, 3), kind="zero_padding", pool=2, batch_size=None), "PAD"),
+    int16_case("mean_global_pool_6x5x3", pooling, dict(shape=(6, 5, 3), kind="global", pool=None),
+               "MEAN"),
+    int16_case("mean_global_pool_keepdims_dynamic_batch", pooling,
+               dict(shape=(5, 7, 2), kind="global", pool="keepdims", batch_size=None), "MEAN"),
+    int16_case("concat_conv_dense_4x5x3", merge, dict(shape=(4, 5, 3), layer="concatenate"),
+               "CONCATENATION"),
+    int16_case("concat_conv_dense_3x3x2_dynamic_batch", merge,
+               dict(shape=(3, 3, 2), layer="concatenate", batch_size=None), "CONCATENATION"),
+]
+
+CASES = LINEAR_CASES + EDGE_CASES + SHAPE_CASES + ELEMENTWISE_CASES + WINDOW_CASES
 
 
 @pytest.mark.parametrize("case", CASES, ids=str)
