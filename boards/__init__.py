@@ -17,7 +17,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from typing import Any
 
@@ -202,13 +202,27 @@ def all_boards() -> tuple[Board, ...]:
     return tuple(boards)
 
 
-def get_board(name: str) -> Board:
-    """The board called ``name`` (or one of its aliases); BoardError lists the known ones."""
+def get_board(name: str | Board) -> Board:
+    """The board called ``name`` (or one of its aliases); BoardError lists the known ones.
+    A Board is returned as it is (one with its stack resized, say)."""
+    if isinstance(name, Board):
+        return name
     for board in all_boards():
         if name == board.name or name in board.aliases:
             return board
     known = ", ".join(b.name for b in all_boards())
     raise BoardError(f"unknown board '{name}'; known boards: {known} (see `tinyflow boards`)")
+
+
+def with_stack(board: Board, stack_bytes: int) -> Board:
+    """``board`` with ``stack_bytes`` of stack reserved instead of its file's figure
+    (`--stack`: sized from a measured high-water). BoardError if it cannot be."""
+    if stack_bytes < 256 or stack_bytes % 8:
+        raise BoardError(f"--stack {stack_bytes}: give at least 256 bytes, a multiple of 8")
+    if stack_bytes >= board.ram.size_bytes:
+        raise BoardError(f"--stack {stack_bytes}: {board.name} has {board.ram.size_bytes:,} "
+                         f"bytes of RAM")
+    return replace(board, stack_bytes=stack_bytes)
 
 
 def emulation_of(board: Board) -> Board:

@@ -7,7 +7,7 @@ import logging
 import sys
 import time
 
-from tinyflow.boards import DEFAULT_BOARD, boards_table, emulation_of, get_board
+from tinyflow.boards import DEFAULT_BOARD, boards_table, emulation_of, get_board, with_stack
 from tinyflow.common import add_json_argument, check_json_target, report_stream, write_json
 from tinyflow.errors import InputError
 
@@ -95,6 +95,9 @@ def _board_arguments(p) -> None:
     p.add_argument("--emulate", action="store_true",
                    help="run a real board's firmware in QEMU (same core, its memory limits)")
     p.add_argument("-v", "--verbose", action="store_true", help="log every command run")
+    p.add_argument("--stack", type=positive_int, metavar="BYTES",
+                   help="stack to reserve instead of the board file's (size it from the "
+                        "high-water `measure` reports)")
 
 
 def _dut_arguments(p) -> None:
@@ -132,8 +135,14 @@ def _dut(args, model_path: str):
 def _setup(args):
     if getattr(args, "verbose", False):
         logging.basicConfig(level=logging.INFO, format="  $ %(message)s", stream=sys.stderr)
-    board = get_board(args.board)
+    board = _target(args)
     return emulation_of(board) if args.emulate else board
+
+
+def _target(args):
+    """The board named by --board, with --stack applied."""
+    board = get_board(args.board)
+    return with_stack(board, args.stack) if getattr(args, "stack", None) else board
 
 
 def cmd_boards(args) -> int:
@@ -202,7 +211,7 @@ def cmd_measure(args) -> int:
     check_json_target(args.json)        # before minutes of building and running
     inputs = (load_inputs(args.inputs, check_valid(load_model(args.model))) if args.inputs
               else None)
-    result = measure(args.model, args.board, port=args.port, inputs=inputs, count=args.count,
+    result = measure(args.model, _target(args), port=args.port, inputs=inputs, count=args.count,
                      seed=args.seed, emulate=args.emulate, progress=progress,
                      dut=_dut(args, args.model))
     print(result, file=report_stream(args.json))
@@ -215,7 +224,7 @@ def cmd_tune(args) -> int:
     from tinyflow.firmware.tune import tune
 
     _setup(args)
-    print(tune(args.model, args.board, record=args.record, count=args.count,
+    print(tune(args.model, _target(args), record=args.record, count=args.count,
                progress=progress))
     return 0
 

@@ -129,6 +129,7 @@ class Measurement:
                                        f"max {self.maximum:,}"),
             ("latency (time)", f"{self.ms(self.mean):,.2f} {at}"),
             ("stack high-water", f"{self.stack_used_bytes:,} of {self.stack_size_bytes:,} bytes"
+                                 f"{self._stack_hint}"
                                  if self.stack_size_bytes else "not measured (no painted stack)"),
             ("arena", f"{self.arena_bytes:,} bytes"),
             ("flash", f"{self.flash_bytes:,} of {self.flash_limit:,} bytes "
@@ -144,6 +145,20 @@ class Measurement:
         check = "bit-exact" if self.bit_exact else "DIFFERS from TFLM"
         return (f"Measurement({self.model} on {self.board}: mean {self.mean:,.0f} "
                 f"{self.unit}, {check}, {self.inferences} inferences)")
+
+    @property
+    def suggested_stack_bytes(self) -> int:
+        """A stack reserve from the measured high-water: half again as much, plus 256
+        bytes, rounded up to 256 (what `--stack` could be)."""
+        need = self.stack_used_bytes * 3 // 2 + 256
+        return -(-need // 256) * 256
+
+    @property
+    def _stack_hint(self) -> str:
+        suggested = self.suggested_stack_bytes
+        if self.stack_used_bytes and suggested <= self.stack_size_bytes // 2:
+            return f" (--stack {suggested} would leave half again as much)"
+        return ""
 
     def __str__(self) -> str:
         rows = self._rows()

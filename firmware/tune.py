@@ -66,7 +66,7 @@ class TuningResult:
         return "\n".join(lines)
 
 
-def tune(model, board: str, *, record: str | Path | None = None, count: int = 2,
+def tune(model, board, *, record: str | Path | None = None, count: int = 2,
          progress=None) -> TuningResult:
     """Tune ``model``'s layers on ``board``; merge the choices into ``record`` (default:
     the board's record in the cache, which builds for the board read)."""
@@ -97,7 +97,7 @@ def tune(model, board: str, *, record: str | Path | None = None, count: int = 2,
             choices[tuned[entry["index"]].key] = options[min(position, len(options) - 1)]
         label = f"build {position + 1}/{width}"
         progress(f"{label}: every tunable layer on option {position + 1}")
-        measured = measure(model, target.name, count=count, tuning=choices,
+        measured = measure(model, target, count=count, tuning=choices,
                            locate_divergence=False, progress=progress)
         if not measured.bit_exact:
             raise TinyflowError(f"{ir.name}: {label} differs from TFLM on {target.name}; "

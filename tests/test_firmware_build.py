@@ -111,3 +111,30 @@ def test_wheel_ships_firmware_templates_and_boards(tmp_path):
                    "tinyflow/boards/nrf52840dk.yaml",
                    "tinyflow/boards/qemu-cortex-m4.yaml"):
         assert needed in names, needed
+
+
+def test_stack_reserve_can_be_sized_from_the_measured_high_water():
+    """--stack: the linker reserves what is asked (measure suggests a figure); nonsense
+    is one line naming the limit."""
+    from tinyflow.boards import get_board, with_stack
+    from tinyflow.errors import BoardError
+
+    board = get_board("qemu-cortex-m4")
+    build = build_firmware(mlperf_model("ad01_int8"), with_stack(board, 1024))
+    assert build.breakdown["stack"] == 1024
+    default = build_firmware(mlperf_model("ad01_int8"), board)
+    assert default.ram_bytes - build.ram_bytes == board.stack_bytes - 1024
+    for bad in (100, 1001, board.ram.size_bytes):
+        with pytest.raises(BoardError, match="--stack"):
+            with_stack(board, bad)
+
+
+def test_measure_suggests_a_stack_reserve():
+    from tinyflow.firmware.measurement import Measurement
+
+    fields = {name: None for name in Measurement.__dataclass_fields__}
+    m = Measurement(**{**fields, "stack_used_bytes": 600, "stack_size_bytes": 16384})
+    assert m.suggested_stack_bytes == 1280           # 600 * 1.5 + 256, rounded up to 256
+    assert "--stack 1280" in m._stack_hint
+    m = Measurement(**{**fields, "stack_used_bytes": 7000, "stack_size_bytes": 16384})
+    assert m._stack_hint == ""                       # no saving worth suggesting

@@ -326,3 +326,15 @@ def test_device_running_another_model_is_refused():
     finally:
         runner.close()
     assert not runner.alive
+
+
+def test_cli_measure_with_a_sized_stack(capsys):
+    """`measure --stack`: the firmware runs with the smaller reserve, bit-exact, and the
+    report counts it in RAM."""
+    from tinyflow.cli import main
+
+    assert main(["measure", str(mlperf_model("kws_ref_model")), "-n", "2",
+                 "--stack", "1024"]) == 0
+    out = capsys.readouterr().out
+    assert "bit-exact with TFLM (2 inputs)" in out
+    assert "of 1,024 bytes" in out and "stack 1,024" in out
