@@ -7,8 +7,9 @@ input row, expanded once per layer into a table of eight int16 values a group
 (x0, x2, x1, x3, x0, x1, x2, x3): every pair of a group's values is two adjacent entries,
 so each group costs one table load and one SMLAD. A row is stored in steps of eight groups:
 16 bytes of weights (word j: groups 2j and 2j + 1 as 2j low, 2j+1 low, 2j high, 2j+1 high,
-what SXTB16 splits into two pairs), then one byte a group, 8 * g + k, the halfword offset
-of its pair in the step's part of the table.
+what SXTB16 splits into two pairs), then one byte a group, 8 * (g % 16) + k, the halfword
+offset of its pair in the table from the start of an even step on (the kernel's loop
+takes two steps at a time).
 """
 
 from __future__ import annotations
@@ -21,14 +22,15 @@ GROUP = 4                    # values a group
 STEP_GROUPS = 8              # groups a step of the kernel's loop
 STEP_BYTES = 24              # 16 bytes of weights, 8 index bytes
 TABLE_BYTES_PER_GROUP = 16   # eight int16 entries
+INDEX_WINDOW_GROUPS = 16     # index bytes count from the table of an even step
 _TABLE_ORDER = (0, 2, 1, 3, 0, 1, 2, 3)   # a group's values in its table, by position
 
-# Instructions on Cortex-M4 (tf_kernels.h), to decide whether sparsity pays: a step of
-# one sparse row (8 groups), a block of four rows' dense quads (4 values), one group of
-# the table built once per layer, and each row's loop and requantization in either kernel
-# (measured: ad01's 128 x 128 layers on qemu-cortex-m4, 167 instructions a sparse row,
-# 196 a dense one).
-SPARSE_STEP_INSTRUCTIONS = 37
+# Instructions on Cortex-M4 (tf_kernels.h), to decide whether sparsity pays: two steps of
+# one sparse row (16 groups) and a last odd step, a block of four rows' dense quads (4
+# values), one group of the table built once per layer, and each row's loop and
+# requantization in either kernel (measured on ad01's 128 x 128 layers on qemu-cortex-m4).
+SPARSE_TWO_STEPS_INSTRUCTIONS = 71
+SPARSE_LAST_STEP_INSTRUCTIONS = 34
 QUAD_BLOCK_INSTRUCTIONS = 21
 TABLE_GROUP_INSTRUCTIONS = 10
 SPARSE_ROW_INSTRUCTIONS = 19
@@ -80,7 +82,7 @@ def pack_sparse_2_4(rows: np.ndarray) -> np.ndarray:
             pair = next(p for p in PAIR_SLOTS if nonzero <= set(p))   # zero weights fill
             k, low_at, high_at = PAIR_SLOTS[pair]
             low[r, g], high[r, g] = groups[r, g, low_at], groups[r, g, high_at]
-            index[r, g] = TABLE_BYTES_PER_GROUP // 2 * (g % STEP_GROUPS) + k
+            index[r, g] = TABLE_BYTES_PER_GROUP // 2 * (g % INDEX_WINDOW_GROUPS) + k
     # [row, step, word j, group of the word] -> bytes low(2j), low(2j+1), high(2j), high(2j+1)
     shape = (count, group_count // STEP_GROUPS, STEP_GROUPS // 2, 2)
     words = np.concatenate([low.reshape(shape), high.reshape(shape)], axis=3)
@@ -96,8 +98,9 @@ def pays_off(units: int, depth: int) -> bool:
     quad_rows = -(-units // 4)
     sparse_bytes = units * STEP_BYTES * steps(depth)
     dense_bytes = quad_rows * 16 * blocks
-    sparse = (units * (SPARSE_STEP_INSTRUCTIONS * steps(depth) + SPARSE_ROW_INSTRUCTIONS)
-              + TABLE_GROUP_INSTRUCTIONS * STEP_GROUPS * steps(depth))
+    row = (SPARSE_TWO_STEPS_INSTRUCTIONS * (steps(depth) // 2)
+           + SPARSE_LAST_STEP_INSTRUCTIONS * (steps(depth) % 2) + SPARSE_ROW_INSTRUCTIONS)
+    sparse = units * row + TABLE_GROUP_INSTRUCTIONS * STEP_GROUPS * steps(depth)
     dense = quad_rows * QUAD_BLOCK_INSTRUCTIONS * blocks + units * QUAD_ROW_INSTRUCTIONS
     return sparse_bytes < dense_bytes and sparse < dense
 

@@ -441,8 +441,9 @@ TF_INLINE void tf_mat_vec_quads(const int8_t *weights, int rows, int depth, cons
  * A row is stored in steps of eight groups (32 values), 24 bytes a step: 16 bytes of
  * weights, word j holding groups 2j and 2j + 1 as (2j low, 2j+1 low, 2j high, 2j+1 high),
  * which SXTB16 splits into group 2j's pair and (ror 8) group 2j+1's; then one byte a
- * group, 8 * g + k: the pair's halfword offset in the step's part of the table (64
- * entries). The low weight multiplies table[k], the high one table[k + 1]. */
+ * group, 8 * (g % 16) + k: the pair's halfword offset in the table from the start of an
+ * even step on (two steps: 128 entries). The low weight multiplies table[k], the high
+ * one table[k + 1]. */
 enum { TF_SPARSE_STEP_GROUPS = 8, TF_SPARSE_STEP_BYTES = 24, TF_SPARSE_GROUP_ENTRIES = 8 };
 
 /* The table of int8 row x (depth values) for `steps` steps of groups. */
@@ -486,33 +487,57 @@ TF_INLINE void tf_sparse_table(const int8_t *x, int depth, int steps, int16_t *t
     "smlad  %[acc], %[t], %[xp], %[acc]\n\t"
 #endif
 
-/* acc + one sparse row (w, `steps` steps) times the table: 37 instructions a step of 32
- * depth values on a DSP core (the row quads take 43 for four rows' 16). */
+#if TF_HAVE_DSP
+/* One step (8 groups): `weights` loads its first four groups' weights (wa, wb), `w4` is
+ * the offset of the other four's and i0..i7 those of its index bytes from w, which the
+ * first load of a loop iteration has moved past the iteration's steps. */
+#define TF_SPARSE_STEP(weights, w4, i0, i1, i2, i3, i4, i5, i6, i7)  \
+    weights                                                          \
+    TF_SPARSE_GROUP_PAIR("%[wa]", i0, i1)                            \
+    TF_SPARSE_GROUP_PAIR("%[wb]", i2, i3)                            \
+    "ldrd   %[wa], %[wb], [%[w], #" w4 "]\n\t"                       \
+    TF_SPARSE_GROUP_PAIR("%[wa]", i4, i5)                            \
+    TF_SPARSE_GROUP_PAIR("%[wb]", i6, i7)
+#define TF_SPARSE_OPERANDS                                                                  \
+    [acc] "+r"(acc), [w] "+r"(w), [tab] "+r"(table), [wa] "=&r"(wa), [wb] "=&r"(wb),         \
+    [t] "=&r"(t), [i] "=&r"(i), [xp] "=&r"(xp)
+#endif
+
+/* acc + one sparse row (w, `steps` steps) times the table. Index bytes count from the
+ * table of an even step, so on a DSP core two steps (64 values) take 71 instructions
+ * (the row quads take 86 for four rows' 16 values), a last odd step 34. */
 TF_INLINE int32_t tf_dot_sparse24(const int8_t *w, const int16_t *table, int steps, int32_t acc)
 {
 #if TF_HAVE_DSP
-    const int8_t *const end = w + TF_SPARSE_STEP_BYTES * steps;
     int32_t wa, wb, t, i, xp;
-    __asm__("1:\n\t"
-            "ldrd   %[wa], %[wb], [%[w]], #24\n\t"
-            TF_SPARSE_GROUP_PAIR("%[wa]", "-8", "-7")
-            TF_SPARSE_GROUP_PAIR("%[wb]", "-6", "-5")
-            "ldrd   %[wa], %[wb], [%[w], #-16]\n\t"
-            TF_SPARSE_GROUP_PAIR("%[wa]", "-4", "-3")
-            TF_SPARSE_GROUP_PAIR("%[wb]", "-2", "-1")
-            "add    %[tab], %[tab], #128\n\t"
-            "cmp    %[w], %[end]\n\t"
-            "bne    1b\n\t"
-            : [acc] "+r"(acc), [w] "+r"(w), [tab] "+r"(table), [wa] "=&r"(wa), [wb] "=&r"(wb),
-              [t] "=&r"(t), [i] "=&r"(i), [xp] "=&r"(xp)
-            : [end] "r"(end)
-            : "cc", "memory");
+    if (steps >= 2) {
+        const int8_t *const end = w + 2 * TF_SPARSE_STEP_BYTES * (steps >> 1);
+        __asm__("1:\n\t"
+                TF_SPARSE_STEP("ldrd   %[wa], %[wb], [%[w]], #48\n\t", "-40",
+                               "-32", "-31", "-30", "-29", "-28", "-27", "-26", "-25")
+                TF_SPARSE_STEP("ldrd   %[wa], %[wb], [%[w], #-24]\n\t", "-16",
+                               "-8", "-7", "-6", "-5", "-4", "-3", "-2", "-1")
+                "add    %[tab], %[tab], #256\n\t"
+                "cmp    %[w], %[end]\n\t"
+                "bne    1b\n\t"
+                : TF_SPARSE_OPERANDS
+                : [end] "r"(end)
+                : "cc", "memory");
+    }
+    if (steps & 1) {
+        __asm__(TF_SPARSE_STEP("ldrd   %[wa], %[wb], [%[w]], #24\n\t", "-16",
+                               "-8", "-7", "-6", "-5", "-4", "-3", "-2", "-1")
+                : TF_SPARSE_OPERANDS
+                :
+                : "memory");
+    }
 #else
-    for (int s = 0; s < steps; ++s, w += TF_SPARSE_STEP_BYTES, table += 64) {
+    for (int s = 0; s < steps; ++s, w += TF_SPARSE_STEP_BYTES) {
+        const int16_t *const window = table + 2 * 64 * (s >> 1);  /* the even step's table */
         for (int g = 0; g < TF_SPARSE_STEP_GROUPS; ++g) {
             const int8_t *const word = w + 4 * (g >> 1);
             const int k = (uint8_t)w[16 + g];
-            acc += table[k] * word[g & 1] + table[k + 1] * word[2 + (g & 1)];
+            acc += window[k] * word[g & 1] + window[k + 1] * word[2 + (g & 1)];
         }
     }
 #endif

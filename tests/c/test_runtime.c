@@ -343,12 +343,13 @@ static void test_mat_mult(void)
     context[0] = '\0';
 }
 
-enum { SPARSE_MAX_ROWS = 17, SPARSE_MAX_DEPTH = 70, SPARSE_MAX_STEPS = (SPARSE_MAX_DEPTH + 31) / 32 };
+enum { SPARSE_MAX_ROWS = 17, SPARSE_MAX_DEPTH = 100, SPARSE_MAX_STEPS = (SPARSE_MAX_DEPTH + 31) / 32 };
 
 /* Packing as codegen/ops/sparse.py does it: per row, steps of eight groups of four values,
  * 16 bytes of weights (word j: groups 2j and 2j + 1 as 2j low, 2j+1 low, 2j high, 2j+1
- * high) then one index byte a group, 8 * g + k, k the first table offset whose pair of
- * positions (x0, x2, x1, x3, x0, x1, x2, x3) covers the group's non-zeros. */
+ * high) then one index byte a group, 8 * (g % 16) + k for the row's group g, k the first
+ * table offset whose pair of positions (x0, x2, x1, x3, x0, x1, x2, x3) covers the group's
+ * non-zeros. */
 static void pack_sparse(const int8_t *weights, int rows, int depth, int8_t *packed)
 {
     static const int order[8] = { 0, 2, 1, 3, 0, 1, 2, 3 };
@@ -373,7 +374,7 @@ static void pack_sparse(const int8_t *weights, int rows, int depth, int8_t *pack
                 }
                 packed[4 * (g >> 1) + (g & 1)] = value[order[k]];
                 packed[4 * (g >> 1) + 2 + (g & 1)] = value[order[k + 1]];
-                packed[16 + g] = (int8_t)(8 * g + k);
+                packed[16 + g] = (int8_t)(8 * ((8 * s + g) % 16) + k);
             }
         }
     }
@@ -453,7 +454,7 @@ static void test_sparse(void)
 {
     /* Depths around the groups of four and the steps of 32 values. */
     static const int rows[] = { 1, 2, 3, 17 };
-    static const int depths[] = { 1, 3, 4, 5, 31, 32, 33, 64, 70 };
+    static const int depths[] = { 1, 3, 4, 5, 31, 32, 33, 64, 65, 96, 100 };
     for (int i = 0; i < (int)(sizeof(rows) / sizeof(rows[0])); ++i) {
         for (int j = 0; j < (int)(sizeof(depths) / sizeof(depths[0])); ++j) {
             for (int variant = 0; variant < 4; ++variant) {
