@@ -280,3 +280,55 @@ def test_requantize_between_int8_and_int16_matches_tflm():
     every_int8 = np.arange(-128, 128, dtype=np.int8)
     inputs = [np.resize(every_int8, (BATCH, 1, 40))]
     assert_bit_exact(model_bytes, inputs=inputs)
+
+
+# --- Cortex-M4 ---------------------------------------------------------------------------------
+
+# One case of each int16x8 kernel family, cross-compiled for Cortex-M4 with the firmware's
+# flags (-Wall -Wextra -Werror); the first two also run on QEMU.
+M4_CASES = ["int16_small_cnn_8x8x2_dynamic_batch", "int16_add_relu_4x4x8_dynamic_batch",
+            "int16_conv_grouped_3x3_c4_g2", "int16_dense_40_to_12_relu",
+            "int16_float_edges_dense_8_to_6", "int16_mul_6x5x3", "int16_sub_5x4x2",
+            "int16_avg_pool_3x3_stride2_same_dynamic_batch", "int16_max_pool_2x2_8x7x2",
+            "int16_pad_zero_padding_1x2_5x4x2", "int16_mean_global_pool_6x5x3",
+            "int16_concat_conv_dense_4x5x3", "int16_reshape_dense_12_to_3x4"]
+QEMU_CASES = M4_CASES[:2]
+
+
+def test_int16x8_code_builds_for_cortex_m4(tmp_path):
+    from tinyflow.codegen.generator import generate
+    from tinyflow.firmware.build import library_cflags
+
+    require_tools("arm-none-eabi-gcc")
+    flags = library_cflags("qemu-cortex-m4") + ["-c"]
+    for position, case in enumerate(by_name(CASES, *M4_CASES)):
+        out_dir = generate(converted(case)).write(tmp_path / f"model{position}")
+        sources = sorted(out_dir.glob("*.c"))
+        assert sources
+        for source in sources:
+            result = subprocess.run(["arm-none-eabi-gcc", *flags, str(source), "-I", str(out_dir),
+                                     "-o", str(tmp_path / f"{position}_{source.stem}.o")],
+                                    capture_output=True, text=True)
+            assert result.returncode == 0, f"{case.name}: {source.name}:\n{result.stderr}"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", QEMU_CASES)
+def test_int16x8_on_cortex_m4_matches_tflm(name):
+    """The same int16x8 models on an emulated Cortex-M4 (QEMU), every output byte TFLM's."""
+    require_tools("arm-none-eabi-gcc", "qemu-system-arm")
+    from conftest import random_inputs
+    from tinyflow.codegen.ir import load_model
+    from tinyflow.firmware.infer import run_on_board
+    from tinyflow.reference import ReferenceInterpreter
+
+    (case,) = by_name(CASES, name)
+    model_bytes = converted(case)
+    model = load_model(model_bytes)
+    inputs = random_inputs(model, BATCH, seed=name_seed(name) + 1)
+    ours = run_on_board(model, inputs, "qemu-cortex-m4")
+    reference = ReferenceInterpreter(model_bytes).run(inputs)
+    for a, b in zip(ours, reference):
+        assert a.dtype == b.dtype == np.int16
+        mismatched = np.flatnonzero(a.view(np.uint8) != b.view(np.uint8))
+        assert mismatched.size == 0, f"{name}: {mismatched.size} of {a.nbytes} bytes differ"
