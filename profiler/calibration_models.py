@@ -324,16 +324,67 @@ def parametric_activations(keras):
     return keras.Model(inputs, keras.layers.Dense(10)(x))
 
 
+def int16x8_convolutions(keras):
+    """int16x8 (int16 activations): convolutions, depthwise, pooling and dense layers of
+    several sizes, with float32 edges (QUANTIZE to int16 in front, DEQUANTIZE behind)."""
+    inputs = keras.Input((20, 20, 3), batch_size=1)
+    x = keras.layers.Conv2D(8, 3, strides=2, padding="same", activation="relu")(inputs)
+    x = keras.layers.DepthwiseConv2D(3, padding="same", activation="relu")(x)
+    x = keras.layers.Conv2D(16, 1, activation="relu")(x)
+    x = keras.layers.MaxPooling2D(2)(x)
+    x = keras.layers.DepthwiseConv2D(3, padding="same", depth_multiplier=2)(x)
+    x = keras.layers.Conv2D(24, 3, padding="same", activation="relu")(x)
+    x = keras.layers.AveragePooling2D(2)(x)
+    x = keras.layers.Flatten()(x)
+    x = keras.layers.Dense(32, activation="relu")(x)
+    return keras.Model(inputs, keras.layers.Dense(6)(x))
+
+
+int16x8_convolutions.conversion = dict(activations="int16", int8_io=False)
+
+
+def int16x8_elementwise(keras):
+    """int16x8: ADD, SUB, MUL, PAD, CONCATENATION, MEAN, max/average pooling and dense
+    layers, at two sizes each, with float32 edges."""
+    inputs = keras.Input((12, 12, 4), batch_size=1)
+    a = keras.layers.Conv2D(8, 3, padding="same")(inputs)
+    b = keras.layers.Conv2D(8, 1)(inputs)
+    x = keras.layers.Add()([a, b])
+    x = keras.layers.Multiply()([x, b])
+    x = keras.layers.Subtract()([x, a])
+    x = keras.layers.ZeroPadding2D(1)(x)
+    x = keras.layers.MaxPooling2D(2)(x)
+    c = keras.layers.Conv2D(16, 3, padding="same")(x)
+    d = keras.layers.Conv2D(16, 1)(x)
+    y = keras.layers.Add()([c, d])
+    y = keras.layers.Multiply()([y, d])
+    y = keras.layers.Subtract()([y, c])
+    y = keras.layers.Concatenate()([y, x])
+    y = keras.layers.ZeroPadding2D(2)(y)
+    y = keras.layers.Concatenate()([y, y])
+    z = keras.layers.AveragePooling2D(3)(y)
+    z = keras.layers.GlobalAveragePooling2D()(z)
+    w = keras.layers.GlobalAveragePooling2D()(y)
+    z = keras.layers.Dense(20)(keras.layers.Concatenate()([z, w]))
+    return keras.Model(inputs, z)
+
+
+int16x8_elementwise.conversion = dict(activations="int16", int8_io=False)
+
+
 # A builder's position is its seed: new builders go at the end.
 BUILDERS = [mobilenet_rgb, mobilenet_wide, keyword_audio, residual_rgb, first_layers,
             spectrogram, plain_convs, depthwise_variants, dense_autoencoder, dense_classifier,
             misc_ops, standalone_activations, data_movement, elementwise_binary,
-            layer_normalization, parametric_activations, sparse_dense]
+            layer_normalization, parametric_activations, sparse_dense,
+            int16x8_convolutions, int16x8_elementwise]
 
 
 def _fingerprint(builder) -> str:
-    """Changes when the builder's code does, so stale cached conversions are not used."""
-    return hashlib.sha256(inspect.getsource(builder).encode()).hexdigest()[:12]
+    """Changes when the builder's code (or its conversion) does, so stale cached
+    conversions are not used."""
+    source = inspect.getsource(builder) + repr(sorted(getattr(builder, "conversion", {}).items()))
+    return hashlib.sha256(source.encode()).hexdigest()[:12]
 
 
 def calibration_models(cache: Path) -> list[tuple[str, bytes]]:
@@ -363,4 +414,6 @@ def _convert(builder, seed: int) -> bytes:
     model = builder(keras)
     shape = tuple(model.inputs[0].shape[1:])
     samples = np.random.default_rng(seed).normal(size=(REPRESENTATIVE_SAMPLES,) + shape)
-    return quantize_keras(model, samples.astype(np.float32))
+    # A builder's `conversion` attribute: int16x8 and float edges (int8 by default).
+    return quantize_keras(model, samples.astype(np.float32),
+                          **getattr(builder, "conversion", {}))
