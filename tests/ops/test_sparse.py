@@ -52,3 +52,34 @@ CASES = [
 @pytest.mark.parametrize("case", CASES, ids=str)
 def test_sparse_dense_matches_tflm(case):
     assert_case_matches_tflm(case)
+
+
+def test_sparse_layer_offers_every_kernel_and_each_is_bit_exact():
+    """The sparse layout is the 'kernel' knob's default option for a qualifying layer;
+    the tuning record can still pick the row quads or the column kernel, all exact."""
+    import numpy as np
+
+    from conftest import random_inputs
+    from tinyflow.codegen.generator import generate
+    from tinyflow.codegen.ir import load_model
+    from tinyflow.codegen.ops.base import Layer
+    from tinyflow.codegen.tuning import layer_key
+    from tinyflow.firmware.host import compile_host
+    from tinyflow.reference import ReferenceInterpreter
+
+    from .harness import by_name, converted
+
+    model_bytes = converted(by_name(CASES, "sparse_dense_256_to_64")[0])
+    model = load_model(model_bytes)
+    (entry,) = generate(model, tuning={}).manifest["layers"]
+    assert entry["choices"]["kernel"] == {"choice": "sparse",
+                                          "options": ["row", "matrix", "sparse"]}
+    key = layer_key(Layer(model.operators[0], model), "kernel")
+    inputs = random_inputs(model, 4, seed=3)
+    reference = ReferenceInterpreter(model_bytes).run(inputs)
+    for kernel, layout in (("sparse", SPARSE_2_4), ("row", "quads"), ("matrix", "pairs")):
+        generated = generate(model, tuning={key: kernel})
+        layouts = [w["layout"] for w in generated.manifest["weights"]]
+        assert layout in layouts and len(set(layouts) & {SPARSE_2_4, "quads", "pairs"}) == 1
+        (ours,) = compile_host(generated).run(inputs)
+        assert np.array_equal(ours.view(np.uint8), reference[0].view(np.uint8)), kernel
