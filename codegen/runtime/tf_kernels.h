@@ -491,13 +491,14 @@ TF_INLINE void tf_sparse_table(const int8_t *x, int depth, int steps, int16_t *t
 /* One step (8 groups): `weights` loads its first four groups' weights (wa, wb), `w4` is
  * the offset of the other four's and i0..i7 those of its index bytes from w, which the
  * first load of a loop iteration has moved past the iteration's steps. */
-#define TF_SPARSE_STEP(weights, w4, i0, i1, i2, i3, i4, i5, i6, i7)  \
-    weights                                                          \
-    TF_SPARSE_GROUP_PAIR("%[wa]", i0, i1)                            \
-    TF_SPARSE_GROUP_PAIR("%[wb]", i2, i3)                            \
-    "ldrd   %[wa], %[wb], [%[w], #" w4 "]\n\t"                       \
-    TF_SPARSE_GROUP_PAIR("%[wa]", i4, i5)                            \
-    TF_SPARSE_GROUP_PAIR("%[wb]", i6, i7)
+#define TF_SPARSE_STEP_OF(pair, weights, w4, i0, i1, i2, i3, i4, i5, i6, i7)  \
+    weights                                                                  \
+    pair("%[wa]", i0, i1)                                                    \
+    pair("%[wb]", i2, i3)                                                    \
+    "ldrd   %[wa], %[wb], [%[w], #" w4 "]\n\t"                               \
+    pair("%[wa]", i4, i5)                                                    \
+    pair("%[wb]", i6, i7)
+#define TF_SPARSE_STEP(...) TF_SPARSE_STEP_OF(TF_SPARSE_GROUP_PAIR, __VA_ARGS__)
 #define TF_SPARSE_OPERANDS                                                                  \
     [acc] "+r"(acc), [w] "+r"(w), [tab] "+r"(table), [wa] "=&r"(wa), [wb] "=&r"(wb),         \
     [t] "=&r"(t), [i] "=&r"(i), [xp] "=&r"(xp)
@@ -556,6 +557,112 @@ TF_INLINE void tf_mat_vec_sparse24(const int8_t *weights, int rows, int steps,
     for (int r = 0; r < rows; ++r, weights += TF_SPARSE_STEP_BYTES * steps) {
         const int32_t acc = tf_dot_sparse24(weights, table, steps, bias[r]);
         tf_requantize_row(&acc, 1, l, r, out + r, 0);
+    }
+}
+
+/* Two columns against sparse rows (conv and multi-row FC): the column pair (int16, offset
+ * added, blocked order) becomes two tables, column 1's `64 * steps` entries after column
+ * 0's; a block's x0, x2, x1, x3 already are a group's first four entries. Groups beyond
+ * `blocks` are zeros. */
+TF_INLINE void tf_sparse_tables_of_pair(const int16_t *pairs, int blocks, int steps,
+                                        int16_t *tables)
+{
+    const int groups = steps * TF_SPARSE_STEP_GROUPS;
+    for (int c = 0; c < 2; ++c) {
+        int16_t *table = tables + c * groups * TF_SPARSE_GROUP_ENTRIES;
+        for (int g = 0; g < blocks; ++g, table += TF_SPARSE_GROUP_ENTRIES) {
+            const int32_t even = tf_load_s16x2(pairs + 8 * g + 4 * c);     /* x0, x2 */
+            const int32_t odd = tf_load_s16x2(pairs + 8 * g + 4 * c + 2);  /* x1, x3 */
+            const int32_t low = (int32_t)(((uint32_t)even & 0xFFFFu) | ((uint32_t)odd << 16));
+            const int32_t high = (int32_t)(((uint32_t)odd & 0xFFFF0000u) | ((uint32_t)even >> 16));
+            memcpy(table, &even, 4);
+            memcpy(table + 2, &odd, 4);
+            memcpy(table + 4, &low, 4);
+            memcpy(table + 6, &high, 4);
+        }
+        memset(table, 0, (size_t)(groups - blocks) * TF_SPARSE_GROUP_ENTRIES * 2);
+    }
+}
+
+#if TF_HAVE_DSP
+/* tf_dot_sparse24's group pair against two tables (t0: column 0's, t1: column 1's). */
+#define TF_SPARSE_GROUP_PAIR_2(word, first, second)     \
+    "ldrb   %[i], [%[w], #" first "]\n\t"               \
+    "sxtb16 %[t], " word "\n\t"                         \
+    "ldr    %[xp], [%[tab], %[i], lsl #1]\n\t"          \
+    "smlad  %[acc], %[t], %[xp], %[acc]\n\t"            \
+    "ldr    %[xp], [%[tab1], %[i], lsl #1]\n\t"         \
+    "smlad  %[acc1], %[t], %[xp], %[acc1]\n\t"          \
+    "ldrb   %[i], [%[w], #" second "]\n\t"              \
+    "sxtb16 %[t], " word ", ror #8\n\t"                 \
+    "ldr    %[xp], [%[tab], %[i], lsl #1]\n\t"          \
+    "smlad  %[acc], %[t], %[xp], %[acc]\n\t"            \
+    "ldr    %[xp], [%[tab1], %[i], lsl #1]\n\t"         \
+    "smlad  %[acc1], %[t], %[xp], %[acc1]\n\t"
+#define TF_SPARSE_OPERANDS_2                                                                \
+    [acc] "+r"(a0), [acc1] "+r"(a1), [w] "+r"(w), [tab] "+r"(table0), [tab1] "+r"(table1),   \
+    [wa] "=&r"(wa), [wb] "=&r"(wb), [t] "=&r"(t), [i] "=&r"(i), [xp] "=&r"(xp)
+#endif
+
+/* acc[0..1] += one sparse row times two columns' tables (tables, tables + 64 * steps):
+ * on a DSP core 104 instructions per two steps, a last odd step 50. */
+TF_INLINE void tf_dot_sparse24_2(const int8_t *w, const int16_t *tables, int steps,
+                                 int32_t *acc)
+{
+#if TF_HAVE_DSP
+    const int16_t *table0 = tables, *table1 = tables + 64 * steps;
+    int32_t a0 = acc[0], a1 = acc[1];
+    int32_t wa, wb, t, i, xp;
+    if (steps >= 2) {
+        const int8_t *const end = w + 2 * TF_SPARSE_STEP_BYTES * (steps >> 1);
+        __asm__("1:\n\t"
+                TF_SPARSE_STEP_OF(TF_SPARSE_GROUP_PAIR_2, "ldrd   %[wa], %[wb], [%[w]], #48\n\t",
+                                  "-40", "-32", "-31", "-30", "-29", "-28", "-27", "-26", "-25")
+                TF_SPARSE_STEP_OF(TF_SPARSE_GROUP_PAIR_2, "ldrd   %[wa], %[wb], [%[w], #-24]\n\t",
+                                  "-16", "-8", "-7", "-6", "-5", "-4", "-3", "-2", "-1")
+                "add    %[tab], %[tab], #256\n\t"
+                "add    %[tab1], %[tab1], #256\n\t"
+                "cmp    %[w], %[end]\n\t"
+                "bne    1b\n\t"
+                : TF_SPARSE_OPERANDS_2
+                : [end] "r"(end)
+                : "cc", "memory");
+    }
+    if (steps & 1) {
+        __asm__(TF_SPARSE_STEP_OF(TF_SPARSE_GROUP_PAIR_2, "ldrd   %[wa], %[wb], [%[w]], #24\n\t",
+                                  "-16", "-8", "-7", "-6", "-5", "-4", "-3", "-2", "-1")
+                : TF_SPARSE_OPERANDS_2
+                :
+                : "memory");
+    }
+    acc[0] = a0;
+    acc[1] = a1;
+#else
+    acc[0] = tf_dot_sparse24(w, tables, steps, acc[0]);
+    acc[1] = tf_dot_sparse24(w, tables + 64 * steps, steps, acc[1]);
+#endif
+}
+
+/* tf_mat_mult_pairs for 2:4 sparse rows (`steps` >= 1 steps a row): the column pair is
+ * turned into two tables in `tables` (2 * 64 * steps entries), then out0[r] (and out1[r],
+ * if out1 is not NULL) = requantized (bias[r] + row r times column 0 (column 1)). */
+TF_INLINE void tf_mat_mult_sparse24(const int8_t *weights, int rows, int blocks, int steps,
+                                    const int16_t *columns, int16_t *tables,
+                                    const tf_requant_params *q, int8_t *out0, int8_t *out1)
+{
+    const int32_t *const bias = q->bias;
+    const tf_requant_locals l = tf_requant_locals_of(q);
+    tf_sparse_tables_of_pair(columns, blocks, steps, tables);
+    for (int r = 0; r < rows; ++r, weights += TF_SPARSE_STEP_BYTES * steps) {
+        const int32_t b = bias ? bias[r] : 0;
+        if (out1) {
+            int32_t acc[2] = { b, b };
+            tf_dot_sparse24_2(weights, tables, steps, acc);
+            tf_requantize_row(acc, 2, l, r, out0 + r, out1 + r);
+        } else {
+            const int32_t acc = tf_dot_sparse24(weights, tables, steps, b);
+            tf_requantize_row(&acc, 1, l, r, out0 + r, 0);
+        }
     }
 }
 

@@ -35,3 +35,10 @@ void portable_mat_vec_sparse24(const int8_t *weights, int rows, int steps, const
 {
     tf_mat_vec_sparse24(weights, rows, steps, table, q, out);
 }
+
+void portable_mat_mult_sparse24(const int8_t *weights, int rows, int blocks, int steps,
+                                const int16_t *columns, int16_t *tables,
+                                const tf_requant_params *q, int8_t *out0, int8_t *out1)
+{
+    tf_mat_mult_sparse24(weights, rows, blocks, steps, columns, tables, q, out0, out1);
+}

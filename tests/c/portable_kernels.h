@@ -16,5 +16,8 @@ void portable_depthwise_tap4(const int8_t *x, const int16_t *w, int32_t offset, 
 void portable_sparse_table(const int8_t *x, int depth, int steps, int16_t *table);
 void portable_mat_vec_sparse24(const int8_t *weights, int rows, int steps, const int16_t *table,
                                const tf_requant_params *q, int8_t *out);
+void portable_mat_mult_sparse24(const int8_t *weights, int rows, int blocks, int steps,
+                                const int16_t *columns, int16_t *tables,
+                                const tf_requant_params *q, int8_t *out0, int8_t *out1);
 
 #endif /* PORTABLE_KERNELS_H */

@@ -343,7 +343,12 @@ static void test_mat_mult(void)
     context[0] = '\0';
 }
 
-enum { SPARSE_MAX_ROWS = 17, SPARSE_MAX_DEPTH = 100, SPARSE_MAX_STEPS = (SPARSE_MAX_DEPTH + 31) / 32 };
+enum {
+    SPARSE_MAX_ROWS = 17,
+    SPARSE_MAX_DEPTH = 100,
+    SPARSE_MAX_BLOCKS = (SPARSE_MAX_DEPTH + 3) / 4,
+    SPARSE_MAX_STEPS = (SPARSE_MAX_DEPTH + 31) / 32
+};
 
 /* Packing as codegen/ops/sparse.py does it: per row, steps of eight groups of four values,
  * 16 bytes of weights (word j: groups 2j and 2j + 1 as 2j low, 2j+1 low, 2j high, 2j+1
@@ -385,12 +390,17 @@ static void pack_sparse(const int8_t *weights, int rows, int depth, int8_t *pack
 static void test_sparse_case(int rows, int depth, int relu, int right_only)
 {
     const int steps = (depth + 31) / 32;
-    int8_t weights[SPARSE_MAX_ROWS * SPARSE_MAX_DEPTH], input[SPARSE_MAX_DEPTH];
+    int8_t weights[SPARSE_MAX_ROWS * SPARSE_MAX_DEPTH], input[2 * SPARSE_MAX_DEPTH];
     int8_t packed[SPARSE_MAX_ROWS * TF_SPARSE_STEP_BYTES * SPARSE_MAX_STEPS]
         __attribute__((aligned(4)));
     int16_t table[64 * SPARSE_MAX_STEPS] __attribute__((aligned(4)));
     int16_t portable_table[64 * SPARSE_MAX_STEPS] __attribute__((aligned(4)));
-    int32_t folded[SPARSE_MAX_ROWS], multiplier[SPARSE_MAX_ROWS];
+    int16_t columns[8 * SPARSE_MAX_BLOCKS] __attribute__((aligned(4)));
+    int16_t tables[2 * 64 * SPARSE_MAX_STEPS] __attribute__((aligned(4)));
+    int16_t portable_tables[2 * 64 * SPARSE_MAX_STEPS] __attribute__((aligned(4)));
+    int8_t pair_out[2][SPARSE_MAX_ROWS], portable_pair_out[2][SPARSE_MAX_ROWS],
+        single[SPARSE_MAX_ROWS];
+    int32_t bias[SPARSE_MAX_ROWS], folded[SPARSE_MAX_ROWS], multiplier[SPARSE_MAX_ROWS];
     int8_t shift[SPARSE_MAX_ROWS], stored_shift[SPARSE_MAX_ROWS];
     int8_t out[SPARSE_MAX_ROWS], portable_out[SPARSE_MAX_ROWS];
 
@@ -408,7 +418,7 @@ static void test_sparse_case(int rows, int depth, int relu, int right_only)
             }
         }
     }
-    for (int i = 0; i < depth; ++i) {
+    for (int i = 0; i < 2 * depth; ++i) {
         input[i] = (int8_t)random_in(-128, 127);
     }
     const int32_t input_offset = random_in(-127, 128);
@@ -416,7 +426,7 @@ static void test_sparse_case(int rows, int depth, int relu, int right_only)
         multiplier[r] = random_in(1 << 30, INT32_MAX);
         shift[r] = (int8_t)(right_only ? random_in(-15, -2) : random_in(-15, 1));
         stored_shift[r] = (int8_t)(right_only ? -shift[r] - 2 : shift[r]);
-        folded[r] = random_in(-(1 << 16), 1 << 16);
+        folded[r] = bias[r] = random_in(-(1 << 16), 1 << 16);
         for (int k = 0; k < depth; ++k) {
             folded[r] += input_offset * weights[r * depth + k];
         }
@@ -426,6 +436,8 @@ static void test_sparse_case(int rows, int depth, int relu, int right_only)
     const int32_t act_max = relu ? random_in(output_offset, 127) : 127;
     const tf_requant_params q = { folded, multiplier, stored_shift, output_offset,
                                   act_min, act_max, 1, right_only };
+    const tf_requant_params q_columns = { bias, multiplier, stored_shift, output_offset,
+                                          act_min, act_max, 1, right_only };
     snprintf(context, sizeof(context), "(sparse rows %d, depth %d, relu %d, right %d)", rows,
              depth, relu, right_only);
 
@@ -434,6 +446,18 @@ static void test_sparse_case(int rows, int depth, int relu, int right_only)
     tf_mat_vec_sparse24(packed, rows, steps, table, &q, out);
     portable_sparse_table(input, depth, steps, portable_table);
     portable_mat_vec_sparse24(packed, rows, steps, portable_table, &q, portable_out);
+    /* two columns (conv, multi-row FC): int16 with the offset, from a column pair */
+    const int blocks = (depth + 3) / 4;
+    tf_s8_to_column_pair(input, columns, depth, input_offset);
+    tf_s8_to_column_pair(input + depth, columns + 4, depth, input_offset);
+    tf_mat_mult_sparse24(packed, rows, blocks, steps, columns, tables, &q_columns, pair_out[0],
+                         pair_out[1]);
+    portable_mat_mult_sparse24(packed, rows, blocks, steps, columns, portable_tables,
+                               &q_columns, portable_pair_out[0], portable_pair_out[1]);
+    for (int i = 0; i < 2 * 64 * steps; ++i) {
+        EXPECT_EQ(tables[i], portable_tables[i]);
+    }
+    tf_mat_mult_sparse24(packed, rows, blocks, steps, columns, tables, &q_columns, single, NULL);
 
     for (int i = 0; i < 64 * steps; ++i) {
         EXPECT_EQ(table[i], portable_table[i]);
@@ -447,6 +471,18 @@ static void test_sparse_case(int rows, int depth, int relu, int right_only)
             reference_multiply(acc, multiplier[r], shift[r]) + output_offset, act_min, act_max);
         EXPECT_EQ(out[r], expected);
         EXPECT_EQ(portable_out[r], expected);
+        EXPECT_EQ(single[r], expected);
+        for (int c = 0; c < 2; ++c) {
+            int32_t column_acc = bias[r];
+            for (int k = 0; k < depth; ++k) {
+                column_acc += weights[r * depth + k] * (input[c * depth + k] + input_offset);
+            }
+            const int32_t column_expected =
+                tf_clamp(reference_multiply(column_acc, multiplier[r], shift[r]) + output_offset,
+                         act_min, act_max);
+            EXPECT_EQ(pair_out[c][r], column_expected);
+            EXPECT_EQ(portable_pair_out[c][r], column_expected);
+        }
     }
 }
 
