@@ -9,6 +9,7 @@ TFLM does not check it, so neither do we.
 """
 
 from tinyflow.codegen.ops.base import Layer, Prepared, Unsupported, register
+from tinyflow.codegen.ops.linear_int16 import is_int16
 from tinyflow.codegen.quantize import frexp_multiplier, input_radius
 
 INPUT_INTEGER_BITS = 4
@@ -34,6 +35,9 @@ def _input_scaling(layer: Layer) -> dict:
 
 @register("LOGISTIC")
 def logistic(layer: Layer) -> Prepared:
+    if is_int16(layer):                 # int16x8: its own module
+        from tinyflow.codegen.ops.activations_int16 import logistic_int16
+        return logistic_int16(layer)
     params = _input_scaling(layer)
     y = params["y"]
     layer.require(y.zero_point == -128,
@@ -45,6 +49,9 @@ def logistic(layer: Layer) -> Prepared:
 
 @register("TANH")
 def tanh(layer: Layer) -> Prepared:
+    if is_int16(layer):                 # int16x8: its own module
+        from tinyflow.codegen.ops.activations_int16 import tanh_int16
+        return tanh_int16(layer)
     params = _input_scaling(layer)
     # Q0.31 -> 7 fractional bits (scale 1/128), zero point 0.
     return layer.prepared("logistic_tanh.c.j2", function="tf_tanh",

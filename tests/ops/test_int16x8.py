@@ -117,6 +117,15 @@ def pooling(shape, kind, pool, strides=None, padding="valid", batch_size=1):
     return keras.Model(x, y)
 
 
+def activation(shape, function, dense_units=None, batch_size=1):
+    """Keras ``Activation(function)`` on the input, or on a Dense layer's output."""
+    import keras
+
+    x = keras.Input(shape, batch_size=batch_size)
+    y = x if dense_units is None else keras.layers.Dense(dense_units, **initializers(15))(x)
+    return keras.Model(x, keras.layers.Activation(function)(y))
+
+
 def small_cnn(shape, batch_size=None):
     """Conv, depthwise, flatten, dense: a whole int16x8 classifier."""
     import keras
@@ -219,12 +228,47 @@ WINDOW_CASES = [
                dict(shape=(3, 3, 2), layer="concatenate", batch_size=None), "CONCATENATION"),
 ]
 
-CASES = LINEAR_CASES + EDGE_CASES + SHAPE_CASES + ELEMENTWISE_CASES + WINDOW_CASES
+# Input scales: +-8 calibrates to 2^-12 (TFLM's power-of-two path), the others to a
+# multiplier and a shift.
+ACTIVATION_CASES = [
+    int16_case("logistic_64_range8", activation, dict(shape=(64,), function="sigmoid"),
+               "LOGISTIC", calibration=8.0),
+    int16_case("logistic_6x5x3_range3", activation, dict(shape=(6, 5, 3), function="sigmoid"),
+               "LOGISTIC", calibration=3.0),
+    int16_case("logistic_dense_10_to_7_dynamic_batch", activation,
+               dict(shape=(10,), function="sigmoid", dense_units=7, batch_size=None),
+               "LOGISTIC", calibration=2.0),
+    int16_case("tanh_64_range8", activation, dict(shape=(64,), function="tanh"), "TANH",
+               calibration=8.0),
+    int16_case("tanh_6x5x3_range0.7", activation, dict(shape=(6, 5, 3), function="tanh"),
+               "TANH", calibration=0.7),
+    int16_case("tanh_dense_10_to_7_dynamic_batch", activation,
+               dict(shape=(10,), function="tanh", dense_units=7, batch_size=None), "TANH",
+               calibration=2.0),
+]
+
+CASES = (LINEAR_CASES + EDGE_CASES + SHAPE_CASES + ELEMENTWISE_CASES + WINDOW_CASES
+         + ACTIVATION_CASES)
 
 
 @pytest.mark.parametrize("case", CASES, ids=str)
 def test_int16x8_matches_tflm(case):
     assert_case_matches_tflm(case)
+
+
+@pytest.mark.parametrize("name", ["int16_logistic_64_range8", "int16_logistic_6x5x3_range3",
+                                  "int16_tanh_64_range8", "int16_tanh_6x5x3_range0.7"])
+def test_int16_lookup_activations_match_tflm_on_every_input(name):
+    """LOGISTIC and TANH on every int16 value (each table segment and both signs)."""
+    from conftest import assert_bit_exact
+    from tinyflow.codegen.ir import load_model
+
+    (case,) = by_name(CASES, name)
+    model_bytes = converted(case)
+    shape = load_model(model_bytes).input_tensors[0].shape
+    every_int16 = np.arange(-32768, 32768, dtype=np.int16)
+    batch = -(-every_int16.size // int(np.prod(shape)))
+    assert_bit_exact(model_bytes, inputs=[np.resize(every_int16, (batch, *shape))])
 
 
 # --- mixed int8/int16 models -------------------------------------------------------------------
@@ -291,7 +335,8 @@ M4_CASES = ["int16_small_cnn_8x8x2_dynamic_batch", "int16_add_relu_4x4x8_dynamic
             "int16_float_edges_dense_8_to_6", "int16_mul_6x5x3", "int16_sub_5x4x2",
             "int16_avg_pool_3x3_stride2_same_dynamic_batch", "int16_max_pool_2x2_8x7x2",
             "int16_pad_zero_padding_1x2_5x4x2", "int16_mean_global_pool_6x5x3",
-            "int16_concat_conv_dense_4x5x3", "int16_reshape_dense_12_to_3x4"]
+            "int16_concat_conv_dense_4x5x3", "int16_reshape_dense_12_to_3x4",
+            "int16_logistic_6x5x3_range3", "int16_tanh_dense_10_to_7_dynamic_batch"]
 QEMU_CASES = M4_CASES[:2]
 
 
