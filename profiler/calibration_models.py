@@ -372,12 +372,25 @@ def int16x8_elementwise(keras):
 int16x8_elementwise.conversion = dict(activations="int16", int8_io=False)
 
 
+def int16x8_activations(keras):
+    """int16x8 LOGISTIC and TANH (table interpolation) on 64 to 1,200 values, float edges."""
+    inputs = keras.Input((10, 10, 12), batch_size=1)
+    x = keras.layers.Activation("sigmoid")(keras.layers.Conv2D(12, 1)(inputs))
+    x = keras.layers.Activation("tanh")(keras.layers.Conv2D(8, 1)(x))
+    x = keras.layers.Flatten()(x)
+    y = keras.layers.Activation("sigmoid")(keras.layers.Dense(64)(x))
+    return keras.Model(inputs, keras.layers.Activation("tanh")(keras.layers.Dense(100)(y)))
+
+
+int16x8_activations.conversion = dict(activations="int16", int8_io=False)
+
+
 # A builder's position is its seed: new builders go at the end.
 BUILDERS = [mobilenet_rgb, mobilenet_wide, keyword_audio, residual_rgb, first_layers,
             spectrogram, plain_convs, depthwise_variants, dense_autoencoder, dense_classifier,
             misc_ops, standalone_activations, data_movement, elementwise_binary,
             layer_normalization, parametric_activations, sparse_dense,
-            int16x8_convolutions, int16x8_elementwise]
+            int16x8_convolutions, int16x8_elementwise, int16x8_activations]
 
 
 def _fingerprint(builder) -> str:
