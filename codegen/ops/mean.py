@@ -1,10 +1,18 @@
-"""MEAN on int8 (TFLM reduce.cc / reduce_common.cc -> reference_ops::QuantizedMeanOrSum).
+"""MEAN, SUM and REDUCE_MAX on int8 (TFLM reduce.cc / reduce_common.cc).
 
-This TFLM version has one int8 path for every axis set and keep_dims value (no
-special 4-D spatial case): sum the raw int8 values in int32, subtract
-input_zero_point * count, then rescale by (input_scale / output_scale) / count,
-where the 1/count is folded into the Q31 multiplier by integer division
-(quantize.mean_rescale) rather than computed in floating point.
+The three share their axis handling: the kept axes become the outer loops, the
+reduced ones the inner loops (both merged where memory is contiguous), and one C
+template (reduce.c.j2) walks them.
+
+MEAN and SUM are reference_ops::QuantizedMeanOrSum. This TFLM version has one int8
+path for every axis set and keep_dims value (no special 4-D spatial case): sum the
+raw int8 values in int32, subtract input_zero_point * count, then rescale by
+input_scale / output_scale; MEAN also divides by count, folded into the Q31
+multiplier by integer division (quantize.mean_rescale) rather than computed in
+floating point.
+
+REDUCE_MAX is reference_ops::ReduceGeneric with a max: TFLM requires the input and
+output to share scale and zero point, so the largest raw int8 value is the output.
 """
 
 import numpy as np
@@ -42,11 +50,8 @@ def _merge_dims(dims):
     return [dict(count=size, stride=stride) for size, stride in merged]
 
 
-@register("MEAN")
-def mean(layer: Layer) -> Prepared:
-    if is_int16(layer):                 # int16x8: its own module
-        from tinyflow.codegen.ops.data_int16 import mean_int16
-        return mean_int16(layer)
+def _reduction(layer: Layer) -> dict:
+    """Check an int8 reduction's tensors and axes; its loops and element count."""
     x, axes, y = layer.input(0), layer.input(1), layer.output()
     layer.require_dtype(x, "input", "int8")
     layer.require_dtype(y, "output", "int8")
@@ -65,10 +70,42 @@ def mean(layer: Layer) -> Prepared:
     strides = [int(np.prod(x.shape[d + 1:], dtype=np.int64)) for d in range(rank)]
     count = int(np.prod([x.shape[d] for d in reduced], dtype=np.int64))
     layer.require(count > 0, "empty reduction")
-    multiplier, shift = quantize_multiplier(x.scale / y.scale)
-    multiplier, shift = mean_rescale(multiplier, shift, count)
-    return layer.prepared("mean.c.j2", cost_terms=("calls", "inputs"), x=x, y=y,
+    return dict(x=x, y=y, count=count,
                 outer_loops=_merge_dims([(x.shape[d], strides[d]) for d in kept]),
-                reduce_loops=_merge_dims([(x.shape[d], strides[d]) for d in reduced]),
-                          count=count, zero_point_sum=_wrap_int32(x.zero_point * count),
+                reduce_loops=_merge_dims([(x.shape[d], strides[d]) for d in reduced]))
+
+
+def _mean_or_sum(layer: Layer, divide_by_count: bool) -> Prepared:
+    loops = _reduction(layer)
+    x, y, count = loops["x"], loops["y"], loops["count"]
+    multiplier, shift = quantize_multiplier(x.scale / y.scale)
+    if divide_by_count:
+        multiplier, shift = mean_rescale(multiplier, shift, count)
+    return layer.prepared("reduce.c.j2", cost_terms=("calls", "inputs"), **loops,
+                          reducer="mean" if divide_by_count else "sum",
+                          zero_point_sum=_wrap_int32(x.zero_point * count),
                           multiplier=multiplier, shift=shift, output_zero_point=y.zero_point)
+
+
+@register("MEAN")
+def mean(layer: Layer) -> Prepared:
+    if is_int16(layer):                 # int16x8: its own module
+        from tinyflow.codegen.ops.data_int16 import mean_int16
+        return mean_int16(layer)
+    return _mean_or_sum(layer, divide_by_count=True)
+
+
+@register("SUM")
+def reduce_sum(layer: Layer) -> Prepared:
+    return _mean_or_sum(layer, divide_by_count=False)
+
+
+@register("REDUCE_MAX")
+def reduce_max(layer: Layer) -> Prepared:
+    loops = _reduction(layer)
+    x, y = loops["x"], loops["y"]
+    # TFLM's Eval refuses any other int8 reduce_max (no rescaling on this path).
+    layer.require(x.scale == y.scale and x.zero_point == y.zero_point,
+                  f"input quantization ({x.scale:g}, {x.zero_point}) differs from the output's "
+                  f"({y.scale:g}, {y.zero_point}); TFLM requires them equal")
+    return layer.prepared("reduce.c.j2", cost_terms=("calls", "inputs"), **loops, reducer="max")
