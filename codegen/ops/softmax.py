@@ -1,11 +1,15 @@
 """SOFTMAX, int8 in, int8 out (scale 1/256, zero point -128), as TFLM computes it."""
 
 from tinyflow.codegen.ops.base import Layer, Prepared, register
+from tinyflow.codegen.ops.linear_int16 import is_int16
 from tinyflow.codegen.quantize import softmax_scaling
 
 
 @register("SOFTMAX")
 def softmax(layer: Layer) -> Prepared:
+    if is_int16(layer):                 # int16x8: its own module
+        from tinyflow.codegen.ops.softmax_int16 import softmax_int16
+        return softmax_int16(layer)
     x, y = layer.input(0), layer.output()
     layer.require_dtype(x, "input", "int8")
     layer.require_dtype(y, "output", "int8")

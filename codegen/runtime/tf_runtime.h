@@ -236,4 +236,15 @@ TF_INLINE int32_t tf_multiply_by_quantized_multiplier_s64(int64_t x, int32_t mul
     return (int32_t)(rounded >> total_shift);
 }
 
+/* A 513-entry int16 table over the int16 range (128 values a segment), linearly
+ * interpolated and rounded: TFLM's LUTLookup(int16_t, const int16_t *), whose slope is
+ * an int16. For the int16 SOFTMAX. */
+TF_INLINE int16_t tf_lut_lookup_s16(int16_t value, const int16_t *table)
+{
+    const int index = 256 + (value >> 7);
+    const int offset = value & 0x7F;
+    const int16_t slope = (int16_t)(table[index + 1] - table[index]);
+    return (int16_t)(table[index] + ((slope * offset + 64) >> 7));
+}
+
 #endif /* TF_RUNTIME_H */

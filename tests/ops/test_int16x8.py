@@ -245,6 +245,13 @@ ACTIVATION_CASES = [
     int16_case("tanh_dense_10_to_7_dynamic_batch", activation,
                dict(shape=(10,), function="tanh", dense_units=7, batch_size=None), "TANH",
                calibration=2.0),
+    int16_case("softmax_10_range4", activation, dict(shape=(10,), function="softmax"),
+               "SOFTMAX", calibration=4.0),
+    int16_case("softmax_4x6x9_range1", activation, dict(shape=(4, 6, 9), function="softmax"),
+               "SOFTMAX"),
+    int16_case("softmax_dense_12_to_40_dynamic_batch", activation,
+               dict(shape=(12,), function="softmax", dense_units=40, batch_size=None),
+               "SOFTMAX", calibration=3.0),
 ]
 
 CASES = (LINEAR_CASES + EDGE_CASES + SHAPE_CASES + ELEMENTWISE_CASES + WINDOW_CASES
@@ -336,7 +343,8 @@ M4_CASES = ["int16_small_cnn_8x8x2_dynamic_batch", "int16_add_relu_4x4x8_dynamic
             "int16_avg_pool_3x3_stride2_same_dynamic_batch", "int16_max_pool_2x2_8x7x2",
             "int16_pad_zero_padding_1x2_5x4x2", "int16_mean_global_pool_6x5x3",
             "int16_concat_conv_dense_4x5x3", "int16_reshape_dense_12_to_3x4",
-            "int16_logistic_6x5x3_range3", "int16_tanh_dense_10_to_7_dynamic_batch"]
+            "int16_logistic_6x5x3_range3", "int16_tanh_dense_10_to_7_dynamic_batch",
+            "int16_softmax_4x6x9_range1"]
 QEMU_CASES = M4_CASES[:2]
 
 
