@@ -373,13 +373,16 @@ int16x8_elementwise.conversion = dict(activations="int16", int8_io=False)
 
 
 def int16x8_activations(keras):
-    """int16x8 LOGISTIC and TANH (table interpolation) on 64 to 1,200 values, float edges."""
+    """int16x8 LOGISTIC and TANH (table interpolation) on 64 to 1,200 values, and SOFTMAX
+    over 100 rows of 8 and one row of 10; float edges."""
     inputs = keras.Input((10, 10, 12), batch_size=1)
     x = keras.layers.Activation("sigmoid")(keras.layers.Conv2D(12, 1)(inputs))
     x = keras.layers.Activation("tanh")(keras.layers.Conv2D(8, 1)(x))
+    x = keras.layers.Activation("softmax")(x)
     x = keras.layers.Flatten()(x)
     y = keras.layers.Activation("sigmoid")(keras.layers.Dense(64)(x))
-    return keras.Model(inputs, keras.layers.Activation("tanh")(keras.layers.Dense(100)(y)))
+    y = keras.layers.Activation("tanh")(keras.layers.Dense(100)(y))
+    return keras.Model(inputs, keras.layers.Activation("softmax")(keras.layers.Dense(10)(y)))
 
 
 int16x8_activations.conversion = dict(activations="int16", int8_io=False)
