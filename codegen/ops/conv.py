@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from tinyflow.codegen.ops import sparse
 from tinyflow.codegen.ops.base import Layer, Prepared, register
 from tinyflow.codegen.ops.linear_int16 import conv_2d_int16, depthwise_conv_2d_int16, is_int16
 from tinyflow.codegen.ops.packing import (CHANNEL_BLOCKS, ROW_PAIRS, depth_blocks,
@@ -109,6 +110,7 @@ def conv_2d(layer: Layer) -> Prepared:
     macs, features = _window_features(layer, x, window, filter_h, filter_w, out_c, filter_c)
     patch_size = filter_h * filter_w * filter_c
     blocks = depth_blocks(patch_size)
+    table_offset = None        # where a sparse layer's tables start in its scratch
     if groups > 1:
         path, variant, cost_terms, scratch, gather = ("grouped_body", "conv_grouped",
                                                       GROUPED_COST_TERMS, 0, None)
@@ -119,7 +121,15 @@ def conv_2d(layer: Layer) -> Prepared:
         # A column pair (two pixels' int16 input columns, offset added, 4 * blocks values
         # each), plus an int8 patch to gather taps whose channels do not come in fours.
         scratch = 2 * 2 * 4 * blocks + (patch_size if gather == "patch" else 0)
-        packed = w.packed(ROW_PAIRS, pack_row_pairs(w.data.reshape(out_c, patch_size)))
+        rows = w.data.reshape(out_c, patch_size)
+        if sparse.is_2_4_sparse(rows) and sparse.pays_off_for_columns(out_c, patch_size):
+            # 2:4 sparse filters: each column pair becomes two tables after the columns
+            variant = f"conv_{gather}_sparse24"
+            table_offset = -(-scratch // 4) * 4        # word-aligned
+            scratch = table_offset + sparse.tables_bytes(patch_size)
+            packed = w.packed(sparse.SPARSE_2_4, sparse.pack_sparse_2_4(rows))
+        else:
+            packed = w.packed(ROW_PAIRS, pack_row_pairs(rows))
     # A 1x1 convolution that does not widen can write each pixel pair's outputs over
     # the input pixels it has just copied into its columns. A wider window with stride 1
     # and the input's shape holds back output rows (as depthwise does) until no later
@@ -140,6 +150,7 @@ def conv_2d(layer: Layer) -> Prepared:
         in_place=in_place, in_place_scratch_bytes=held_rows * window["out_w"] * out_c,
         held_rows=held_rows, column_scratch_bytes=scratch,
         x=x, w=w, bias=bias, y=y, packed=packed, blocks=blocks, **matrix,
+        sparse_tables=table_offset, steps=sparse.steps(patch_size),
         batches=x.dim(0), in_h=x.dim(1), in_w=x.dim(2), in_c=in_c,
         filter_h=filter_h, filter_w=filter_w, filter_c=filter_c, out_c=out_c,
         groups=groups, filters_per_group=out_c // groups,

@@ -105,6 +105,38 @@ def pays_off(units: int, depth: int) -> bool:
     return sparse_bytes < dense_bytes and sparse < dense
 
 
+# The same for two columns (tf_mat_mult_sparse24: conv, multi-row FC) against the row pairs
+# (tf_mat_mult_pairs): two steps of a sparse row and a last odd step, a block of a dense row
+# pair (its loop's share included), the two tables made from a column pair, per group, and
+# each row's (row pair's) loop and requantization of two outputs. Fitted to three sparse
+# convolutions on qemu-cortex-m4 (tests/ops/test_sparse.py), whose sparse kernel saved
+# 0% to 5% of the instructions.
+SPARSE_COLUMNS_TWO_STEPS_INSTRUCTIONS = 104
+SPARSE_COLUMNS_LAST_STEP_INSTRUCTIONS = 50
+PAIR_BLOCK_INSTRUCTIONS = 15.5
+TABLES_GROUP_INSTRUCTIONS = 24
+SPARSE_COLUMNS_ROW_INSTRUCTIONS = 30
+PAIR_ROW_PAIR_INSTRUCTIONS = 75
+
+
+def pays_off_for_columns(rows: int, depth: int) -> bool:
+    """``pays_off`` for the two-column kernel, per column pair."""
+    blocks, row_pairs = -(-depth // GROUP), -(-rows // 2)
+    sparse_bytes = rows * STEP_BYTES * steps(depth)
+    dense_bytes = row_pairs * 8 * blocks
+    row = (SPARSE_COLUMNS_TWO_STEPS_INSTRUCTIONS * (steps(depth) // 2)
+           + SPARSE_COLUMNS_LAST_STEP_INSTRUCTIONS * (steps(depth) % 2)
+           + SPARSE_COLUMNS_ROW_INSTRUCTIONS)
+    sparse = rows * row + TABLES_GROUP_INSTRUCTIONS * STEP_GROUPS * steps(depth)
+    dense = row_pairs * (PAIR_BLOCK_INSTRUCTIONS * blocks + PAIR_ROW_PAIR_INSTRUCTIONS)
+    return sparse_bytes < dense_bytes and sparse < dense
+
+
+def tables_bytes(depth: int) -> int:
+    """Scratch of the two-column kernel's tables."""
+    return 2 * TABLE_BYTES_PER_GROUP * STEP_GROUPS * steps(depth)
+
+
 def prune_by_magnitude(rows: np.ndarray, keep: int = 2) -> np.ndarray:
     """``rows`` [count, depth] with all but the ``keep`` largest magnitudes of every aligned
     group of four values set to zero (ties: the first): N:4 sparse rows to try the layout

@@ -23,6 +23,21 @@ def sparse_dense(depth, units, keep=2, activation=None, seed=1):
     return model
 
 
+def sparse_conv(shape, filters, kernel, keep=2, padding="valid", activation=None, seed=1):
+    """One Conv2D whose filters keep ``keep`` of every four values of their flattened
+    (height, width, channel) patch: TFLite's filter layout, flattened per filter."""
+    import keras
+
+    x = keras.Input(shape, batch_size=1)
+    layer = keras.layers.Conv2D(filters, kernel, padding=padding, activation=activation,
+                                **initializers(seed))
+    model = keras.Model(x, layer(x))
+    weights, bias = layer.get_weights()     # [h, w, channels, filters]
+    rows = weights.reshape(-1, filters).T
+    layer.set_weights([prune_by_magnitude(rows, keep).T.reshape(weights.shape), bias])
+    return model
+
+
 def _weights_layout(layout):
     """A check that the generated code stores the Dense weights in ``layout``."""
     def check(model) -> None:
@@ -46,6 +61,20 @@ CASES = [
     _sparse("256_to_64", 256, 64, seed=54),
     # 2:4 but 8 deep: a step of 32 values would be mostly padding, the quads stay
     _sparse("8_to_32_stays_dense", 8, 32, layout="quads", seed=55),
+]
+
+
+def _conv(name, shape, filters, kernel, fused=None, **options):
+    name = f"sparse_conv_{name}"
+    return Case(name, sparse_conv, dict(shape=shape, filters=filters, kernel=kernel, **options),
+                "CONV_2D", activation=fused, check=_weights_layout(SPARSE_2_4),
+                **seeds_from_name(name))
+
+
+CASES += [
+    _conv("1x1_c64_f32", (6, 6, 64), 32, 1, seed=61),                  # direct columns
+    _conv("3x3_c32_f32_same_7x7", (7, 7, 32), 32, 3, padding="same", seed=62),  # rows held
+    _conv("2x2_c32_f24_relu", (6, 5, 32), 24, 2, activation="relu", fused="RELU", seed=63),
 ]
 
 
