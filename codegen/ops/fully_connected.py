@@ -58,6 +58,7 @@ def fully_connected(layer: Layer) -> Prepared:
     macs = batches * units * depth
     folded = _folded_bias(w, bias, -x.zero_point) if fast and batches == 1 else None
     variant, kernel = "fully_connected", None
+    table_offset = None     # where the column kernel's sparse tables start in the scratch
     if folded is not None:
         # 2:4 sparse weights may also take the sparse layout: by default when it is smaller
         # and estimated faster (``tinyflow tune`` measures).
@@ -80,9 +81,17 @@ def fully_connected(layer: Layer) -> Prepared:
         folded += [0] * (-len(folded) % 4)      # the kernel reads biases four at a time
         tables.insert(0, layer.table("folded_bias", "int32_t", folded))
     elif fast:
-        # Rows two at a time as an int16 column pair (offset added) against row pairs.
+        # Rows two at a time as an int16 column pair (offset added) against row pairs, or,
+        # for 2:4 sparse weights where it pays (not when tuning chose "matrix" for a
+        # single row), sparse rows against two tables made from the pair.
         path, scratch = "matrix_body", 2 * 2 * 4 * depth_blocks(depth)
-        packed = w.packed(ROW_PAIRS, pack_row_pairs(w.data))
+        if (kernel is None and sparse.is_2_4_sparse(w.data)
+                and sparse.pays_off_for_columns(units, depth)):
+            variant, table_offset = "fully_connected_columns_sparse24", scratch
+            scratch += sparse.tables_bytes(depth)
+            packed = w.packed(sparse.SPARSE_2_4, sparse.pack_sparse_2_4(w.data))
+        else:
+            packed = w.packed(ROW_PAIRS, pack_row_pairs(w.data))
     else:
         path, scratch, packed = "loops_body", 0, None
     return layer.prepared(
@@ -90,7 +99,7 @@ def fully_connected(layer: Layer) -> Prepared:
         features=dict(valid_macs=macs, rows=batches),
         cost_terms=("calls", "macs", "inputs", "outputs", "rows"), tables=tables,
         scratch_bytes=scratch, packed=packed, blocks=depth_blocks(depth),
-        steps=sparse.steps(depth), **matrix,
+        steps=sparse.steps(depth), sparse_tables=table_offset, **matrix,
         x=x, w=w, bias=bias, y=y, batches=batches, units=units, depth=depth,
         path=path, per_channel=per_channel,
         multipliers=multipliers, shifts=shifts, act_min=act_min, act_max=act_max,

@@ -32,9 +32,11 @@ DSP_CASES = [
     # dilated convolutions folded from SPACE_TO_BATCH_ND -> conv -> BATCH_TO_SPACE_ND
     "conv_3x3_dilation3x3_same_10x11x2_dynamic_batch",
     "depthwise_3x3_dilation2x2_same_9x10x3_dynamic_batch",
-    # 2:4 sparse dense layers: the table loads and SMLADs, a padded last step, 1:4 rows
+    # 2:4 sparse weights: one row's table (a padded last step, 1:4 rows), then two
+    # columns' tables (dense rows, direct and tap-gathered convolutions, held rows)
     "sparse_dense_96_to_48_relu", "sparse_dense_120_to_17", "sparse_dense_126_to_40_1of4",
-    "sparse_conv_1x1_c64_f32", "sparse_conv_3x3_c32_f32_same_7x7", "sparse_conv_2x2_c32_f24_relu",
+    "sparse_dense_rows_5x128_to_48", "sparse_conv_1x1_c64_f32",
+    "sparse_conv_3x3_c32_f32_same_7x7", "sparse_conv_2x2_c32_f24_relu",
 ]
 ARITHMETIC_CASES = (test_conv.CASES + test_conv.IN_PLACE_CASES + test_depthwise.CASES
                     + test_depthwise.IN_PLACE_CASES

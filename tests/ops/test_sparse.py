@@ -23,6 +23,18 @@ def sparse_dense(depth, units, keep=2, activation=None, seed=1):
     return model
 
 
+def sparse_dense_rows(shape, units, keep=2, seed=1):
+    """A Dense layer on several input rows (batch dimensions): the column kernel."""
+    import keras
+
+    x = keras.Input(shape, batch_size=1)
+    layer = keras.layers.Dense(units, **initializers(seed))
+    model = keras.Model(x, layer(x))
+    kernel, bias = layer.get_weights()
+    layer.set_weights([prune_by_magnitude(kernel.T, keep).T, bias])
+    return model
+
+
 def sparse_conv(shape, filters, kernel, keep=2, padding="valid", activation=None, seed=1):
     """One Conv2D whose filters keep ``keep`` of every four values of their flattened
     (height, width, channel) patch: TFLite's filter layout, flattened per filter."""
@@ -72,6 +84,10 @@ def _conv(name, shape, filters, kernel, fused=None, **options):
 
 
 CASES += [
+    Case("sparse_dense_rows_5x128_to_48", sparse_dense_rows, dict(shape=(5, 128), units=48),
+         "FULLY_CONNECTED", check=_weights_layout(SPARSE_2_4),
+         **seeds_from_name("sparse_dense_rows_5x128_to_48")),      # two pairs, one single
+
     _conv("1x1_c64_f32", (6, 6, 64), 32, 1, seed=61),                  # direct columns
     _conv("3x3_c32_f32_same_7x7", (7, 7, 32), 32, 3, padding="same", seed=62),  # rows held
     _conv("2x2_c32_f24_relu", (6, 5, 32), 24, 2, activation="relu", fused="RELU", seed=63),
