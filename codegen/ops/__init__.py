@@ -19,6 +19,7 @@ from tinyflow.codegen.ops import (  # noqa: F401  (imported for their @register)
     resize,
     slicing,
     softmax,
+    transpose_conv,
 )
 from tinyflow.codegen.ops.base import REGISTRY, Layer, Unsupported
 
