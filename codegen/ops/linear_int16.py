@@ -12,6 +12,8 @@ fully_connected_int16.c.j2.
 
 from __future__ import annotations
 
+import numpy as np
+
 from tinyflow.codegen.ops.base import Layer, Prepared
 from tinyflow.codegen.ops.window import window_counts
 from tinyflow.codegen.quantize import activation_range, quantize_multipliers, same_padding
@@ -19,8 +21,10 @@ from tinyflow.codegen.quantize import activation_range, quantize_multipliers, sa
 INT16_MIN, INT16_MAX = -32768, 32767
 # TFLite's TensorType code of int32 (`quantized_bias_type` of a layer without a bias).
 TENSOR_TYPE_INT32 = 2
-# TFLM's 64-bit MultiplyByQuantizedMultiplier takes shifts in [-31, 8).
+# TFLM's 64-bit MultiplyByQuantizedMultiplier takes shifts in [-31, 8) and accumulators
+# in [-2^47, 2^47).
 MAX_S64_SHIFT = 7
+MAX_S64_ACCUMULATOR = 2**47
 
 
 def is_int16(layer: Layer) -> bool:
@@ -78,6 +82,15 @@ def _requantization(layer: Layer, x, w, y, channels: int, accumulator: str) -> d
     return dict(tables=tables, act_min=act_min, act_max=act_max, accumulator=accumulator)
 
 
+def _require_accumulator_range(layer: Layer, bias, taps: int) -> None:
+    """The largest accumulator (every tap at -128 * -32768, plus the bias) stays in the
+    range TFLM's 64-bit requantization takes, so the C never overflows."""
+    largest_bias = int(np.abs(bias.data.astype(np.int64)).max(initial=0)) if bias is not None else 0
+    layer.require(taps * 128 * 32768 + largest_bias < MAX_S64_ACCUMULATOR,
+                  f"{taps} taps and a bias of up to {largest_bias} can exceed the 2^47 "
+                  f"accumulator range of TFLM's int16 kernels")
+
+
 def _window(layer: Layer, x, filter_h: int, filter_w: int) -> dict:
     """Strides, dilations, output size and leading padding of a window over x (NHWC)."""
     padding = layer.option("padding")
@@ -104,13 +117,14 @@ def fully_connected_int16(layer: Layer) -> Prepared:
     layer.require(len(w.shape) == 2, f"weights must be 2-D, got {list(w.shape)}")
     units, depth = w.shape
     if bias is not None:
-        layer.require(bias.elements == units, f"bias has {bias.elements} values for {units} units")
+        layer.require(bias.shape == (units,), f"bias has shape {list(bias.shape)} for {units} units")
     layer.require(x.elements % depth == 0,
                   f"input of {x.elements} elements does not split into rows of {depth}")
     batches = x.elements // depth
     layer.require(y.shape[-1] == units and y.elements == batches * units,
                   f"output shape {list(y.shape)} does not hold {batches} rows of {units} units")
     requantization = _requantization(layer, x, w, y, units, accumulator)
+    _require_accumulator_range(layer, bias, depth)
     macs = batches * units * depth
     return layer.prepared(
         "fully_connected_int16.c.j2", variant="fully_connected_int16", macs=macs,
@@ -128,12 +142,13 @@ def conv_2d_int16(layer: Layer) -> Prepared:
     groups = in_c // filter_c
     layer.require(out_c % groups == 0, f"{out_c} filters do not split into {groups} groups")
     if bias is not None:
-        layer.require(bias.elements == out_c,
-                      f"bias has {bias.elements} values for {out_c} output channels")
+        layer.require(bias.shape == (out_c,),
+                      f"bias has shape {list(bias.shape)} for {out_c} output channels")
     window = _window(layer, x, filter_h, filter_w)
     layer.require((x.dim(0), window["out_h"], window["out_w"], out_c) == tuple(y.shape),
                   f"output shape {list(y.shape)} does not match the convolution")
     requantization = _requantization(layer, x, w, y, out_c, accumulator)
+    _require_accumulator_range(layer, bias, filter_h * filter_w * filter_c)
     counts = _window_taps(layer, x, window, filter_h, filter_w)
     macs = counts["pixels"] * out_c * filter_h * filter_w * filter_c
     return layer.prepared(
@@ -160,12 +175,13 @@ def depthwise_conv_2d_int16(layer: Layer) -> Prepared:
                   f"depth_multiplier {layer.option('depth_multiplier')} does not match "
                   f"{out_c} filters over {in_c} channels")
     if bias is not None:
-        layer.require(bias.elements == out_c,
-                      f"bias has {bias.elements} values for {out_c} output channels")
+        layer.require(bias.shape == (out_c,),
+                      f"bias has shape {list(bias.shape)} for {out_c} output channels")
     window = _window(layer, x, filter_h, filter_w)
     layer.require((x.dim(0), window["out_h"], window["out_w"], out_c) == tuple(y.shape),
                   f"output shape {list(y.shape)} does not match the depthwise convolution")
     requantization = _requantization(layer, x, w, y, out_c, accumulator)
+    _require_accumulator_range(layer, bias, filter_h * filter_w)
     counts = _window_taps(layer, x, window, filter_h, filter_w)
     macs = counts["pixels"] * out_c * filter_h * filter_w
     return layer.prepared(

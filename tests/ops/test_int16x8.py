@@ -385,3 +385,36 @@ def test_int16x8_on_cortex_m4_matches_tflm(name):
         assert a.dtype == b.dtype == np.int16
         mismatched = np.flatnonzero(a.view(np.uint8) != b.view(np.uint8))
         assert mismatched.size == 0, f"{name}: {mismatched.size} of {a.nbytes} bytes differ"
+
+
+# --- mutated int16x8 models --------------------------------------------------------------------
+
+FUZZ_SEEDS = ["int16_small_cnn_8x8x2_dynamic_batch", "int16_add_relu_4x4x8_dynamic_batch",
+              "int16_softmax_4x6x9_range1", "int16_logistic_6x5x3_range3",
+              "int16_mean_global_pool_6x5x3", "int16_concat_conv_dense_4x5x3"]
+
+
+@pytest.mark.slow
+def test_mutated_int16x8_models_are_refused_cleanly_or_bit_exact(tmp_path, monkeypatch):
+    """Mutants of int16x8 models (tests/fuzz/'s mutators) reach the int16 prepare steps
+    with odd shapes, scales, options and dtypes: each is generated or refused with a
+    TinyflowError, and accepted ones TFLM also runs are bit-exact."""
+    import random
+
+    from fuzz.mutate import byte_mutant, structure_mutant
+    from fuzz.runner import Tally, check_mutant
+
+    monkeypatch.setenv("TINYFLOW_CACHE", str(tmp_path / "cache"))
+    tally = Tally()
+    for name in FUZZ_SEEDS:
+        (case,) = by_name(CASES, name)
+        data = converted(case)
+        for index in range(40):
+            seed = f"{name}/{index}"
+            rng = random.Random(seed)
+            mutant, what = (structure_mutant(data, rng, count=rng.randint(1, 3))
+                            if index % 4 else byte_mutant(data, rng))
+            check_mutant(mutant, f"{seed}: {what}", tally, compile_budget=12, seed=index)
+    print(tally)
+    assert not tally.failures, "\n".join(tally.failures)
+    assert tally.rejected > 0 and tally.bit_exact > 0
