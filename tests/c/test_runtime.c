@@ -528,6 +528,31 @@ static void test_depthwise_tap(void)
     }
 }
 
+/* int16x8 arithmetic: TFLM's 64-bit MultiplyByQuantizedMultiplier (the multiplier rounded
+ * to Q15 first, saturating at 0x7FFF; one rounding, halves up) at its shift range's ends,
+ * and the interpolating int16 table lookup of the int16 SOFTMAX. */
+static void test_int16x8_arithmetic(void)
+{
+    const int32_t half = 1 << 30;                       /* 0.5 in Q31: 16384 in Q15 */
+    EXPECT_EQ(tf_multiply_by_quantized_multiplier_s64(1000, half, 0), 500);
+    EXPECT_EQ(tf_multiply_by_quantized_multiplier_s64(1001, half, 0), 501);   /* 500.5 -> 501 */
+    EXPECT_EQ(tf_multiply_by_quantized_multiplier_s64(-1001, half, 0), -500); /* -500.5 -> -500 */
+    EXPECT_EQ(tf_multiply_by_quantized_multiplier_s64(3, half, 7), 192);      /* 3 * 0.5 * 2^7 */
+    EXPECT_EQ(tf_multiply_by_quantized_multiplier_s64((int64_t)1 << 20, INT32_MAX, 0), 1048544);
+    EXPECT_EQ(tf_multiply_by_quantized_multiplier_s64(((int64_t)1 << 47) - 1, INT32_MAX, -31), 65534);
+    EXPECT_EQ(tf_multiply_by_quantized_multiplier_s64(-((int64_t)1 << 47), INT32_MAX, -31), -65534);
+
+    int16_t table[513];
+    for (int i = 0; i < 513; ++i) {
+        table[i] = (int16_t)(2 * i);
+    }
+    EXPECT_EQ(tf_lut_lookup_s16(0, table), 512);
+    EXPECT_EQ(tf_lut_lookup_s16(-1, table), 512);       /* 510 + (2 * 127 + 64) >> 7 */
+    EXPECT_EQ(tf_lut_lookup_s16(100, table), 514);
+    EXPECT_EQ(tf_lut_lookup_s16(-32768, table), 0);
+    EXPECT_EQ(tf_lut_lookup_s16(32767, table), 1024);   /* 1022 + (2 * 127 + 64) >> 7 */
+}
+
 int main(void)
 {
     test_known_values();
@@ -537,6 +562,7 @@ int main(void)
     test_mat_mult();
     test_sparse();
     test_depthwise_tap();
+    test_int16x8_arithmetic();
     printf("test_runtime (kernels: %s): %d checks, %d failures\n",
            TF_HAVE_DSP ? "SIMD path" : "portable C path", checks, failures);
     return failures ? 1 : 0;
