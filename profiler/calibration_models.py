@@ -175,21 +175,44 @@ def dense_autoencoder(keras):
     return keras.Model(inputs, keras.layers.Dense(400)(x))
 
 
-def sparse_dense(keras):
-    """Dense layers 64 to 512 deep pruned 2:4 by magnitude (one 1:4): the sparse kernel."""
+def _pruned_2_4(model, keep_one=()):
+    """``model`` with every Dense and Conv2D kernel pruned 2:4 by magnitude along its
+    flattened depth (1:4 for the layers at positions ``keep_one``)."""
     from tinyflow.codegen.ops.sparse import prune_by_magnitude
 
-    inputs = keras.Input((512,), batch_size=1)
-    x, layers = inputs, []
-    for units in (192, 96, 64, 128, 256):
-        layers.append(keras.layers.Dense(units, activation="relu" if units != 256 else None))
-        x = layers[-1](x)
-    model = keras.Model(inputs, x)
-    for position, layer in enumerate(layers):
-        kernel, bias = layer.get_weights()      # [depth, units]: groups along the depth
-        pruned = prune_by_magnitude(kernel.T, keep=1 if position == 2 else 2).T
-        layer.set_weights([pruned, bias])
+    weighted = [layer for layer in model.layers if getattr(layer, "kernel", None) is not None]
+    for position, layer in enumerate(weighted):
+        kernel, bias = layer.get_weights()      # [..., depth, units]: groups along the depth
+        rows = kernel.reshape(-1, kernel.shape[-1]).T
+        pruned = prune_by_magnitude(rows, keep=1 if position in keep_one else 2)
+        layer.set_weights([pruned.T.reshape(kernel.shape), bias])
     return model
+
+
+def sparse_dense(keras):
+    """Dense layers 64 to 512 deep pruned 2:4 by magnitude (one 1:4): the sparse kernel."""
+    inputs = keras.Input((512,), batch_size=1)
+    x = inputs
+    for units in (192, 96, 64, 128, 256):
+        x = keras.layers.Dense(units, activation="relu" if units != 256 else None)(x)
+    return _pruned_2_4(keras.Model(inputs, x), keep_one=(2,))
+
+
+def sparse_convs(keras):
+    """Convolutions pruned 2:4 on the sparse column kernel: patch-gathered (6 and 30
+    channels), tap-gathered and direct (1x1) columns; then dense layers on 9 rows."""
+    inputs = keras.Input((10, 10, 6), batch_size=1)
+    x = keras.layers.Conv2D(48, 3, padding="same", activation="relu")(inputs)    # patch
+    x = keras.layers.Conv2D(64, 3, strides=2, padding="same", activation="relu")(x)  # tap
+    x = keras.layers.Conv2D(64, 1, activation="relu")(x)                         # direct
+    x = keras.layers.Conv2D(32, 1, activation="relu")(x)                         # direct
+    x = keras.layers.Conv2D(40, 3, padding="same", activation="relu")(x)         # tap
+    x = keras.layers.Conv2D(30, 1, activation="relu")(x)
+    x = keras.layers.Conv2D(64, 3, activation="relu")(x)                         # patch, 30
+    x = keras.layers.Reshape((9, 64))(x)
+    x = keras.layers.Dense(128, activation="relu")(x)                            # 9 rows
+    x = keras.layers.Dense(96)(keras.layers.Dense(64, activation="relu")(x))
+    return _pruned_2_4(keras.Model(inputs, x))
 
 
 def dense_classifier(keras):
@@ -393,7 +416,7 @@ BUILDERS = [mobilenet_rgb, mobilenet_wide, keyword_audio, residual_rgb, first_la
             spectrogram, plain_convs, depthwise_variants, dense_autoencoder, dense_classifier,
             misc_ops, standalone_activations, data_movement, elementwise_binary,
             layer_normalization, parametric_activations, sparse_dense,
-            int16x8_convolutions, int16x8_elementwise, int16x8_activations]
+            int16x8_convolutions, int16x8_elementwise, int16x8_activations, sparse_convs]
 
 
 def _fingerprint(builder) -> str:

@@ -91,6 +91,7 @@ CASES += [
     _conv("1x1_c64_f32", (6, 6, 64), 32, 1, seed=61),                  # direct columns
     _conv("3x3_c32_f32_same_7x7", (7, 7, 32), 32, 3, padding="same", seed=62),  # rows held
     _conv("2x2_c32_f24_relu", (6, 5, 32), 24, 2, activation="relu", fused="RELU", seed=63),
+    _conv("3x3_c6_f48_same_patch", (7, 6, 6), 48, 3, padding="same", seed=64),  # int8 patch
 ]
 
 
