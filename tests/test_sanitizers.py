@@ -19,7 +19,7 @@ import pytest
 
 from conftest import mlperf_model, random_inputs
 from fuzz.models import small_model
-from ops import test_activations, test_conv, test_pooling, test_shape_ops
+from ops import test_activations, test_conv, test_pooling, test_shape_ops, test_sparse
 from ops.harness import by_name, case_inputs, converted
 from tinyflow.boards import get_board
 from tinyflow.codegen.generator import generate
@@ -38,7 +38,10 @@ OP_CASES = (by_name(test_conv.CASES, "conv_3x3_stride2_same_odd_relu6", "conv_3x
             + by_name(test_shape_ops.CASES, "concat_requantized_3x4x2",
                       "padv2_6x5x3_pads00-11-20-01_value0.5", "flatten_then_softmax")
             + by_name(test_activations.CASES, "tanh_6x5x3_gain1_range-1to1",
-                      "leaky0.3_input_5x7_range-10to2"))
+                      "leaky0.3_input_5x7_range-10to2")
+            # 2:4 sparse weights: the tables' padding groups and partial last group
+            + by_name(test_sparse.CASES, "sparse_dense_126_to_40_1of4",
+                      "sparse_dense_rows_5x128_to_48", "sparse_conv_3x3_c6_f48_same_patch"))
 
 
 @pytest.fixture(autouse=True)
