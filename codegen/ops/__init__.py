@@ -2,6 +2,7 @@
 
 from tinyflow.codegen.ops import (  # noqa: F401  (imported for their @register)
     activations,
+    batch_matmul,
     concatenation,
     conv,
     elementwise,
