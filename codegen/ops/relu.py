@@ -20,6 +20,7 @@ nothing to be bit-exact with, and tinyflow does not generate it either.
 import numpy as np
 
 from tinyflow.codegen.ops.base import Layer, Prepared, register
+from tinyflow.codegen.ops.linear_int16 import is_int16
 from tinyflow.codegen.quantize import INT8_MAX, INT8_MIN, quantize_float, quantize_multiplier
 
 
@@ -35,6 +36,9 @@ def _int8_tensors(layer: Layer):
 
 @register("RELU")
 def relu(layer: Layer) -> Prepared:
+    if is_int16(layer):                 # int16x8: its own module
+        from tinyflow.codegen.ops.relu_int16 import relu_int16
+        return relu_int16(layer)
     x, y = _int8_tensors(layer)
     multiplier, shift = quantize_multiplier(x.scale / y.scale)
     # act_min = 0.0 quantized on the output: round(0 / scale) + zero point.
@@ -45,6 +49,9 @@ def relu(layer: Layer) -> Prepared:
 
 @register("RELU6")
 def relu6(layer: Layer) -> Prepared:
+    if is_int16(layer):                 # int16x8: its own module
+        from tinyflow.codegen.ops.relu_int16 import relu6_int16
+        return relu6_int16(layer)
     x, y = _int8_tensors(layer)
     # TFLM's FloatToQuantizedType: round(6.0f / scale) + zero point, clamped to int8.
     six = min(INT8_MAX, max(INT8_MIN, quantize_float(6.0, x.scale, x.zero_point)))
@@ -53,6 +60,9 @@ def relu6(layer: Layer) -> Prepared:
 
 @register("LEAKY_RELU")
 def leaky_relu(layer: Layer) -> Prepared:
+    if is_int16(layer):                 # int16x8: its own module
+        from tinyflow.codegen.ops.relu_int16 import leaky_relu_int16
+        return leaky_relu_int16(layer)
     x, y = _int8_tensors(layer)
     alpha = np.float32(layer.option("alpha", 0.2))
     in_scale, out_scale = np.float32(x.scale), np.float32(y.scale)

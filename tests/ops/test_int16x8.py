@@ -126,6 +126,20 @@ def activation(shape, function, dense_units=None, batch_size=1):
     return keras.Model(x, keras.layers.Activation(function)(y))
 
 
+def concat_then(shape, kind, batch_size=1):
+    """Concatenate a Conv2D and a Dense branch, then a standalone activation layer
+    (the converter cannot fuse one into a CONCATENATION)."""
+    import keras
+
+    x = keras.Input(shape, batch_size=batch_size)
+    a = keras.layers.Conv2D(3, 3, padding="same", **initializers(16))(x)
+    b = keras.layers.Dense(2, **initializers(17))(x)
+    y = keras.layers.Concatenate()([a, b])
+    layer = {"relu": keras.layers.ReLU(), "relu6": keras.layers.ReLU(max_value=6.0),
+             "leaky_relu": keras.layers.LeakyReLU(negative_slope=0.1)}[kind]
+    return keras.Model(x, layer(y))
+
+
 def small_cnn(shape, batch_size=None):
     """Conv, depthwise, flatten, dense: a whole int16x8 classifier."""
     import keras
@@ -252,6 +266,14 @@ ACTIVATION_CASES = [
     int16_case("softmax_dense_12_to_40_dynamic_batch", activation,
                dict(shape=(12,), function="softmax", dense_units=40, batch_size=None),
                "SOFTMAX", calibration=3.0),
+    int16_case("relu_after_concat_5x4x2", concat_then, dict(shape=(5, 4, 2), kind="relu"),
+               "RELU"),
+    int16_case("relu6_after_concat_dynamic_batch", concat_then,
+               dict(shape=(4, 4, 3), kind="relu6", batch_size=None), "RELU6", calibration=8.0),
+    int16_case("leaky_relu_after_concat_5x4x2", concat_then,
+               dict(shape=(5, 4, 2), kind="leaky_relu"), "LEAKY_RELU", calibration=2.0),
+    int16_case("leaky_relu_after_concat_dynamic_batch", concat_then,
+               dict(shape=(3, 6, 2), kind="leaky_relu", batch_size=None), "LEAKY_RELU"),
 ]
 
 CASES = (LINEAR_CASES + EDGE_CASES + SHAPE_CASES + ELEMENTWISE_CASES + WINDOW_CASES
@@ -276,6 +298,39 @@ def test_int16_lookup_activations_match_tflm_on_every_input(name):
     every_int16 = np.arange(-32768, 32768, dtype=np.int16)
     batch = -(-every_int16.size // int(np.prod(shape)))
     assert_bit_exact(model_bytes, inputs=[np.resize(every_int16, (batch, *shape))])
+
+
+def test_leaky_relu_multipliers_are_tflms_on_every_input():
+    """A LEAKY_RELU whose multipliers differ when computed in float32 and in double (input
+    scale 6.4059e-4, output 2.7709e-4, alpha 0.030077): TFLM's are the double ones; every
+    int16 input compared."""
+    from tflite_micro.tensorflow.lite.micro.python.schema_py_generated import BuiltinOperator
+
+    from conftest import assert_bit_exact
+    from fuzz.mutate import pack, unpack
+    from tinyflow.codegen.quantize import quantize_multiplier
+
+    input_scale, output_scale = np.float32(0.0006405920721590519), np.float32(0.00027708883862942457)
+    alpha = np.float32(0.030077027156949043)
+    assert (quantize_multiplier(float(input_scale * alpha / output_scale))
+            != quantize_multiplier(float(input_scale) * float(alpha) / float(output_scale)))
+    assert (quantize_multiplier(float(input_scale / output_scale))
+            != quantize_multiplier(float(input_scale) / float(output_scale)))
+    (case,) = by_name(CASES, "int16_leaky_relu_after_concat_5x4x2")
+    model = unpack(converted(case))
+    subgraph = model.subgraphs[0]
+    (leaky,) = [op for op in subgraph.operators
+                if model.operatorCodes[op.opcodeIndex].builtinCode == BuiltinOperator.LEAKY_RELU]
+    subgraph.tensors[leaky.inputs[0]].quantization.scale = np.array([input_scale], np.float32)
+    subgraph.tensors[leaky.outputs[0]].quantization.scale = np.array([output_scale], np.float32)
+    leaky.builtinOptions.alpha = float(alpha)
+    # The LEAKY_RELU alone: its input is the graph's input.
+    subgraph.inputs = np.array([leaky.inputs[0]], np.int32)
+    subgraph.operators = [leaky]
+    every_int16 = np.arange(-32768, 32768, dtype=np.int16)
+    shape = tuple(subgraph.tensors[leaky.inputs[0]].shape)
+    batch = -(-every_int16.size // int(np.prod(shape)))
+    assert_bit_exact(pack(model), inputs=[np.resize(every_int16, (batch, *shape))])
 
 
 # --- mixed int8/int16 models -------------------------------------------------------------------
@@ -344,7 +399,8 @@ M4_CASES = ["int16_small_cnn_8x8x2_dynamic_batch", "int16_add_relu_4x4x8_dynamic
             "int16_pad_zero_padding_1x2_5x4x2", "int16_mean_global_pool_6x5x3",
             "int16_concat_conv_dense_4x5x3", "int16_reshape_dense_12_to_3x4",
             "int16_logistic_6x5x3_range3", "int16_tanh_dense_10_to_7_dynamic_batch",
-            "int16_softmax_4x6x9_range1"]
+            "int16_softmax_4x6x9_range1", "int16_relu_after_concat_5x4x2",
+            "int16_relu6_after_concat_dynamic_batch", "int16_leaky_relu_after_concat_5x4x2"]
 QEMU_CASES = M4_CASES[:2]
 
 
