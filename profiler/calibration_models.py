@@ -411,12 +411,30 @@ def int16x8_activations(keras):
 int16x8_activations.conversion = dict(activations="int16", int8_io=False)
 
 
+def int16x8_standalone_activations(keras):
+    """int16x8 standalone RELU, RELU6 and LEAKY_RELU (after concatenations, which cannot
+    fuse them), two of each at two sizes; float edges."""
+    inputs = keras.Input((8, 8, 6), batch_size=1)
+    x = inputs
+    for filters in (6, 12):
+        a = keras.layers.Conv2D(filters, 1)(x)
+        b = keras.layers.Conv2D(filters, 3, padding="same")(x)
+        x = keras.layers.ReLU()(keras.layers.Concatenate()([a, b]))
+        x = keras.layers.ReLU(max_value=6.0)(keras.layers.Concatenate()([x, a]))
+        x = keras.layers.LeakyReLU(negative_slope=0.1)(x)
+    return keras.Model(inputs, x)
+
+
+int16x8_standalone_activations.conversion = dict(activations="int16", int8_io=False)
+
+
 # A builder's position is its seed: new builders go at the end.
 BUILDERS = [mobilenet_rgb, mobilenet_wide, keyword_audio, residual_rgb, first_layers,
             spectrogram, plain_convs, depthwise_variants, dense_autoencoder, dense_classifier,
             misc_ops, standalone_activations, data_movement, elementwise_binary,
             layer_normalization, parametric_activations, sparse_dense,
-            int16x8_convolutions, int16x8_elementwise, int16x8_activations, sparse_convs]
+            int16x8_convolutions, int16x8_elementwise, int16x8_activations, sparse_convs,
+            int16x8_standalone_activations]
 
 
 def _fingerprint(builder) -> str:
