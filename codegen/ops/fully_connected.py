@@ -59,6 +59,7 @@ def fully_connected(layer: Layer) -> Prepared:
     folded = _folded_bias(w, bias, -x.zero_point) if fast and batches == 1 else None
     variant, kernel = "fully_connected", None
     table_offset = None     # where the column kernel's sparse tables start in the scratch
+    sums_offset = None      # a deep single-row sparse layer's sums, after its table
     if folded is not None:
         # 2:4 sparse weights may also take the sparse layout: by default when it is smaller
         # and estimated faster (``tinyflow tune`` measures).
@@ -71,7 +72,7 @@ def fully_connected(layer: Layer) -> Prepared:
         # One input row, 2:4 sparse weights: two weights and an index a group, against a
         # table of the input row's pairs built in the scratch; the offset folded as below.
         path, variant = "sparse_body", "fully_connected_sparse24"
-        scratch = sparse.TABLE_BYTES_PER_GROUP * sparse.STEP_GROUPS * sparse.steps(depth)
+        scratch, sums_offset = sparse.row_scratch(units, depth)
         packed = w.packed(sparse.SPARSE_2_4, sparse.pack_sparse_2_4(w.data))
         tables.insert(0, layer.table("folded_bias", "int32_t", folded))
     elif folded is not None:
@@ -99,7 +100,8 @@ def fully_connected(layer: Layer) -> Prepared:
         features=dict(valid_macs=macs, rows=batches),
         cost_terms=("calls", "macs", "inputs", "outputs", "rows"), tables=tables,
         scratch_bytes=scratch, packed=packed, blocks=depth_blocks(depth),
-        steps=sparse.steps(depth), sparse_tables=table_offset, **matrix,
+        steps=sparse.steps(depth), sparse_tables=table_offset, sums_offset=sums_offset,
+        window=sparse.TABLE_WINDOW_STEPS, **matrix,
         x=x, w=w, bias=bias, y=y, batches=batches, units=units, depth=depth,
         path=path, per_channel=per_channel,
         multipliers=multipliers, shifts=shifts, act_min=act_min, act_max=act_max,

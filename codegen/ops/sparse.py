@@ -22,6 +22,9 @@ GROUP = 4                    # values a group
 STEP_GROUPS = 8              # groups a step of the kernel's loop
 STEP_BYTES = 24              # 16 bytes of weights, 8 index bytes
 TABLE_BYTES_PER_GROUP = 16   # eight int16 entries
+# A single row's table covers at most this many steps (256 values, 1 KB): a deeper row is
+# summed window by window, an int32 a row carried between them (tf_mat_vec_sparse24_windows).
+TABLE_WINDOW_STEPS = 8
 INDEX_WINDOW_GROUPS = 16     # index bytes count from the table of an even step
 _TABLE_ORDER = (0, 2, 1, 3, 0, 1, 2, 3)   # a group's values in its table, by position
 
@@ -130,6 +133,15 @@ def pays_off_for_columns(rows: int, depth: int) -> bool:
     sparse = rows * row + TABLES_GROUP_INSTRUCTIONS * STEP_GROUPS * steps(depth)
     dense = row_pairs * (PAIR_BLOCK_INSTRUCTIONS * blocks + PAIR_ROW_PAIR_INSTRUCTIONS)
     return sparse_bytes < dense_bytes and sparse < dense
+
+
+def row_scratch(units: int, depth: int) -> tuple[int, int | None]:
+    """(scratch bytes, where the rows' sums start or None) of the single-row kernel: the
+    row's whole table, or one window's table and the rows' int32 sums after it."""
+    if steps(depth) <= TABLE_WINDOW_STEPS:
+        return TABLE_BYTES_PER_GROUP * STEP_GROUPS * steps(depth), None
+    window_table = TABLE_BYTES_PER_GROUP * STEP_GROUPS * TABLE_WINDOW_STEPS
+    return window_table + 4 * units, window_table
 
 
 def tables_bytes(depth: int) -> int:

@@ -446,13 +446,14 @@ TF_INLINE void tf_mat_vec_quads(const int8_t *weights, int rows, int depth, cons
  * one table[k + 1]. */
 enum { TF_SPARSE_STEP_GROUPS = 8, TF_SPARSE_STEP_BYTES = 24, TF_SPARSE_GROUP_ENTRIES = 8 };
 
-/* The table of int8 row x (depth values) for `steps` steps of groups. */
+/* The table of int8 row x (depth values; those beyond `steps` steps are left out) for
+ * `steps` steps of groups. */
 TF_INLINE void tf_sparse_table(const int8_t *x, int depth, int steps, int16_t *table)
 {
     const int groups = steps * TF_SPARSE_STEP_GROUPS;
     int g = 0;
 #if TF_HAVE_DSP
-    for (; 4 * g + 4 <= depth; ++g, table += TF_SPARSE_GROUP_ENTRIES) {
+    for (; g < groups && 4 * g + 4 <= depth; ++g, table += TF_SPARSE_GROUP_ENTRIES) {
         const int32_t v = tf_load_s8x4(x + 4 * g);
         const int32_t even = __sxtb16(v);          /* x0, x2 */
         const int32_t odd = tf_sxtb16_ror8(v);     /* x1, x3 */
@@ -557,6 +558,42 @@ TF_INLINE void tf_mat_vec_sparse24(const int8_t *weights, int rows, int steps,
     for (int r = 0; r < rows; ++r, weights += TF_SPARSE_STEP_BYTES * steps) {
         const int32_t acc = tf_dot_sparse24(weights, table, steps, bias[r]);
         tf_requantize_row(&acc, 1, l, r, out + r, 0);
+    }
+}
+
+/* One window of tf_mat_vec_sparse24_windows: steps s .. s + n of every row. */
+TF_INLINE void tf_sparse24_window(const int8_t *weights, int rows, int steps, int s, int n,
+                                  const int8_t *x, int depth, int16_t *table, int32_t *acc,
+                                  const int32_t *bias)
+{
+    const int values = TF_SPARSE_STEP_GROUPS * 4;   /* a step's input values */
+    tf_sparse_table(x + values * s, depth - values * s, n, table);
+    const int8_t *w = weights + TF_SPARSE_STEP_BYTES * s;
+    for (int r = 0; r < rows; ++r, w += TF_SPARSE_STEP_BYTES * steps) {
+        acc[r] = tf_dot_sparse24(w, table, n, s == 0 ? bias[r] : acc[r]);
+    }
+}
+
+/* tf_mat_vec_sparse24 for rows deeper than one table should be: the input row's table is
+ * made `window` steps (an even number) at a time in `table`, and each row's sum carried
+ * between windows in acc[r] (`rows` int32). Whole windows, then the rest, so that with
+ * constant arguments every window's step count is a constant. */
+TF_INLINE void tf_mat_vec_sparse24_windows(const int8_t *weights, int rows, int steps,
+                                           int window, const int8_t *x, int depth,
+                                           int16_t *table, int32_t *acc,
+                                           const tf_requant_params *q, int8_t *out)
+{
+    const int whole = steps / window * window;
+    for (int s = 0; s < whole; s += window) {
+        tf_sparse24_window(weights, rows, steps, s, window, x, depth, table, acc, q->bias);
+    }
+    if (whole < steps) {
+        tf_sparse24_window(weights, rows, steps, whole, steps - whole, x, depth, table, acc,
+                           q->bias);
+    }
+    const tf_requant_locals l = tf_requant_locals_of(q);
+    for (int r = 0; r < rows; ++r) {
+        tf_requantize_row(acc + r, 1, l, r, out + r, 0);
     }
 }
 

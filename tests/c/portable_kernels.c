@@ -42,3 +42,10 @@ void portable_mat_mult_sparse24(const int8_t *weights, int rows, int blocks, int
 {
     tf_mat_mult_sparse24(weights, rows, blocks, steps, columns, tables, q, out0, out1);
 }
+
+void portable_mat_vec_sparse24_windows(const int8_t *weights, int rows, int steps, int window,
+                                       const int8_t *x, int depth, int16_t *table, int32_t *acc,
+                                       const tf_requant_params *q, int8_t *out)
+{
+    tf_mat_vec_sparse24_windows(weights, rows, steps, window, x, depth, table, acc, q, out);
+}

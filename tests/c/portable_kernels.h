@@ -19,5 +19,8 @@ void portable_mat_vec_sparse24(const int8_t *weights, int rows, int steps, const
 void portable_mat_mult_sparse24(const int8_t *weights, int rows, int blocks, int steps,
                                 const int16_t *columns, int16_t *tables,
                                 const tf_requant_params *q, int8_t *out0, int8_t *out1);
+void portable_mat_vec_sparse24_windows(const int8_t *weights, int rows, int steps, int window,
+                                       const int8_t *x, int depth, int16_t *table, int32_t *acc,
+                                       const tf_requant_params *q, int8_t *out);
 
 #endif /* PORTABLE_KERNELS_H */

@@ -345,7 +345,7 @@ static void test_mat_mult(void)
 
 enum {
     SPARSE_MAX_ROWS = 17,
-    SPARSE_MAX_DEPTH = 100,
+    SPARSE_MAX_DEPTH = 160,
     SPARSE_MAX_BLOCKS = (SPARSE_MAX_DEPTH + 3) / 4,
     SPARSE_MAX_STEPS = (SPARSE_MAX_DEPTH + 31) / 32
 };
@@ -446,6 +446,12 @@ static void test_sparse_case(int rows, int depth, int relu, int right_only)
     tf_mat_vec_sparse24(packed, rows, steps, table, &q, out);
     portable_sparse_table(input, depth, steps, portable_table);
     portable_mat_vec_sparse24(packed, rows, steps, portable_table, &q, portable_out);
+    /* windows of two steps (a row deeper than one table), the last one possibly short */
+    int8_t windowed[SPARSE_MAX_ROWS], portable_windowed[SPARSE_MAX_ROWS];
+    int32_t sums[SPARSE_MAX_ROWS];
+    tf_mat_vec_sparse24_windows(packed, rows, steps, 2, input, depth, table, sums, &q, windowed);
+    portable_mat_vec_sparse24_windows(packed, rows, steps, 2, input, depth, portable_table, sums,
+                                      &q, portable_windowed);
     /* two columns (conv, multi-row FC): int16 with the offset, from a column pair */
     const int blocks = (depth + 3) / 4;
     tf_s8_to_column_pair(input, columns, depth, input_offset);
@@ -472,6 +478,8 @@ static void test_sparse_case(int rows, int depth, int relu, int right_only)
         EXPECT_EQ(out[r], expected);
         EXPECT_EQ(portable_out[r], expected);
         EXPECT_EQ(single[r], expected);
+        EXPECT_EQ(windowed[r], expected);
+        EXPECT_EQ(portable_windowed[r], expected);
         for (int c = 0; c < 2; ++c) {
             int32_t column_acc = bias[r];
             for (int k = 0; k < depth; ++k) {
@@ -490,7 +498,7 @@ static void test_sparse(void)
 {
     /* Depths around the groups of four and the steps of 32 values. */
     static const int rows[] = { 1, 2, 3, 17 };
-    static const int depths[] = { 1, 3, 4, 5, 31, 32, 33, 64, 65, 96, 100 };
+    static const int depths[] = { 1, 3, 4, 5, 31, 32, 33, 64, 65, 96, 100, 129, 160 };
     for (int i = 0; i < (int)(sizeof(rows) / sizeof(rows[0])); ++i) {
         for (int j = 0; j < (int)(sizeof(depths) / sizeof(depths[0])); ++j) {
             for (int variant = 0; variant < 4; ++variant) {

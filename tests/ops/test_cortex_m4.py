@@ -35,6 +35,7 @@ DSP_CASES = [
     # 2:4 sparse weights: one row's table (a padded last step, 1:4 rows), then two
     # columns' tables (dense rows, direct and tap-gathered convolutions, held rows)
     "sparse_dense_96_to_48_relu", "sparse_dense_120_to_17", "sparse_dense_126_to_40_1of4",
+    "sparse_dense_600_to_20",
     "sparse_dense_rows_5x128_to_48", "sparse_conv_1x1_c64_f32",
     "sparse_conv_3x3_c32_f32_same_7x7", "sparse_conv_2x2_c32_f24_relu",
     "sparse_conv_3x3_c6_f48_same_patch",

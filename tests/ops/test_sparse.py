@@ -71,6 +71,7 @@ CASES = [
     _sparse("120_to_17", 120, 17, seed=52),             # the last step half padding
     _sparse("126_to_40_1of4", 126, 40, keep=1, seed=53),  # 1:4, a last group of two values
     _sparse("256_to_64", 256, 64, seed=54),
+    _sparse("600_to_20", 600, 20, seed=56),     # the table in windows of 8, 8 and 3 steps
     # 2:4 but 8 deep: a step of 32 values would be mostly padding, the quads stay
     _sparse("8_to_32_stays_dense", 8, 32, layout="quads", seed=55),
 ]
