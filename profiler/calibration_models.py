@@ -428,13 +428,37 @@ def int16x8_standalone_activations(keras):
 int16x8_standalone_activations.conversion = dict(activations="int16", int8_io=False)
 
 
+def reductions_and_matmuls(keras):
+    """SUM and REDUCE_MAX over channels and over space, transposed convolutions (stride 2
+    and 1) and attention-style BATCH_MATMULs (scores and values, then two heads), two
+    sizes of each."""
+    inputs = keras.Input((8, 8, 8), batch_size=1)
+    x = keras.layers.Conv2DTranspose(8, 3, strides=2, padding="same")(inputs)      # 16x16x8
+    x = keras.layers.Conv2D(16, 3, strides=2, padding="same", activation="relu")(x)
+    x = keras.layers.Conv2DTranspose(12, 4, padding="same")(x)                     # 8x8x12
+    channel_sum = keras.ops.sum(x, axis=-1, keepdims=True)
+    channel_max = keras.ops.max(x, axis=-1, keepdims=True)
+    spatial_sum = keras.ops.sum(x, axis=(1, 2))
+    spatial_max = keras.layers.GlobalMaxPooling2D()(x)
+    sequence = keras.layers.Reshape((16, 48))(x)
+    q, k, v = (keras.layers.Dense(32)(sequence) for _ in range(3))
+    scores = keras.layers.Softmax()(keras.ops.matmul(q, keras.ops.transpose(k, (0, 2, 1))))
+    attended = keras.ops.matmul(scores, v)                                          # 16x32
+    heads = [keras.ops.transpose(keras.layers.Reshape((16, 2, 16))(t), (0, 2, 1, 3))
+             for t in (q, k)]
+    head_scores = keras.ops.matmul(heads[0], keras.ops.transpose(heads[1], (0, 1, 3, 2)))
+    parts = [channel_sum, channel_max, spatial_sum, spatial_max, attended, head_scores]
+    x = keras.layers.Concatenate()([keras.layers.Flatten()(part) for part in parts])
+    return keras.Model(inputs, keras.layers.Dense(10)(x))
+
+
 # A builder's position is its seed: new builders go at the end.
 BUILDERS = [mobilenet_rgb, mobilenet_wide, keyword_audio, residual_rgb, first_layers,
             spectrogram, plain_convs, depthwise_variants, dense_autoencoder, dense_classifier,
             misc_ops, standalone_activations, data_movement, elementwise_binary,
             layer_normalization, parametric_activations, sparse_dense,
             int16x8_convolutions, int16x8_elementwise, int16x8_activations, sparse_convs,
-            int16x8_standalone_activations]
+            int16x8_standalone_activations, reductions_and_matmuls]
 
 
 def _fingerprint(builder) -> str:
