@@ -38,6 +38,7 @@ QUAD_BLOCK_INSTRUCTIONS = 21
 TABLE_GROUP_INSTRUCTIONS = 10
 SPARSE_ROW_INSTRUCTIONS = 19
 QUAD_ROW_INSTRUCTIONS = 28
+SPARSE_WINDOW_ROW_INSTRUCTIONS = 16   # a row's sum carried over one more window (ad01: 128 x 640)
 
 
 def _pair_slots() -> dict[tuple[int, int], tuple[int, int, int]]:
@@ -103,6 +104,8 @@ def pays_off(units: int, depth: int) -> bool:
     dense_bytes = quad_rows * 16 * blocks
     row = (SPARSE_TWO_STEPS_INSTRUCTIONS * (steps(depth) // 2)
            + SPARSE_LAST_STEP_INSTRUCTIONS * (steps(depth) % 2) + SPARSE_ROW_INSTRUCTIONS)
+    windows = -(-steps(depth) // TABLE_WINDOW_STEPS)
+    row += SPARSE_WINDOW_ROW_INSTRUCTIONS * (windows - 1)
     sparse = units * row + TABLE_GROUP_INSTRUCTIONS * STEP_GROUPS * steps(depth)
     dense = quad_rows * QUAD_BLOCK_INSTRUCTIONS * blocks + units * QUAD_ROW_INSTRUCTIONS
     return sparse_bytes < dense_bytes and sparse < dense
