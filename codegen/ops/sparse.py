@@ -2,10 +2,13 @@
 depth holds at most two non-zeros (1:4 rows qualify too), stored as two weights and one
 index byte a group, 3 bytes where the dense layouts take 4.
 
-The kernel (tf_mat_vec_sparse24 in codegen/runtime/tf_kernels.h) multiplies one int8
-input row, expanded once per layer into a table of eight int16 values a group
-(x0, x2, x1, x3, x0, x1, x2, x3): every pair of a group's values is two adjacent entries,
-so each group costs one table load and one SMLAD. A row is stored in steps of eight groups:
+The kernels (codegen/runtime/tf_kernels.h) expand their input into a table of eight int16
+values a group (x0, x2, x1, x3, x0, x1, x2, x3): every pair of a group's values is two
+adjacent entries, so each group costs one table load and one SMLAD. tf_mat_vec_sparse24
+(single-row FULLY_CONNECTED) makes the table from the int8 row with the input offset
+folded into the bias, 256 values at a time; tf_mat_mult_sparse24 (conv, multi-row FC)
+makes two from a column pair. The prepare steps choose them with the instruction counts
+below. A row is stored in steps of eight groups:
 16 bytes of weights (word j: groups 2j and 2j + 1 as 2j low, 2j+1 low, 2j high, 2j+1 high,
 what SXTB16 splits into two pairs), then one byte a group, 8 * (g % 16) + k, the halfword
 offset of its pair in the table from the start of an even step on (the kernel's loop
