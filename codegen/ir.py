@@ -264,7 +264,12 @@ def _parse_tensor(buf, fb_model, fb_tensor, index, model_name) -> Tensor:
 
     data = None
     buffer_index = fb_tensor.Buffer()
-    if 0 < buffer_index < fb_model.BuffersLength():
+    if buffer_index >= fb_model.BuffersLength():
+        # TFLM would read past its buffer table (undefined: e.g. an input read as zeros).
+        raise ModelFormatError(
+            f"{model_name}: tensor #{index} '{fb_tensor.Name().decode(errors='replace')}' "
+            f"names buffer {buffer_index}; the model has {fb_model.BuffersLength()}")
+    if buffer_index > 0:
         raw = _buffer_bytes(buf, fb_model.Buffers(buffer_index))
         if raw is not None and len(raw) > 0 and dtype not in ("string", "int4"):
             itemsize = np.dtype(dtype).itemsize

@@ -197,6 +197,19 @@ def test_truncated_model_is_a_format_error(name, fraction, tmp_path):
         load_model(path)
 
 
+def test_tensor_naming_a_missing_buffer_is_a_format_error():
+    """Regression (found by fuzzing a SUM model): a graph input whose buffer index is past
+    the buffer table loaded as an ordinary input, while TFLM read past its table (and
+    returned zeros)."""
+    from fuzz.mutate import pack, unpack
+
+    model = unpack(mlperf_model("ad01_int8").read_bytes())
+    model.subgraphs[0].tensors[model.subgraphs[0].inputs[0]].buffer = len(model.buffers) + 3
+    with pytest.raises(ModelFormatError, match=rf"names buffer {len(model.buffers) + 3}; "
+                                               rf"the model has {len(model.buffers)}"):
+        load_model(pack(model))
+
+
 @pytest.mark.parametrize("content", [b"", b"TFL3", b"\x89PNG\r\n\x1a\n" + bytes(100),
                                      b"not a model, just some text\n" * 10])
 def test_non_tflite_data_is_a_format_error(content, tmp_path):
