@@ -61,7 +61,7 @@ def pad_int16(layer: Layer) -> Prepared:
     layer.require_constant(paddings, "paddings")
     layer.require(paddings.tensor.dtype == "int32",
                   f"paddings are {paddings.tensor.dtype}; TFLM reads them as int32")
-    pairs = paddings.data.reshape(-1, 2).astype(int).tolist()
+    pairs = pad.padding_pairs(layer, paddings)
     layer.require(len(pairs) == len(y.shape) == len(x.shape),
                   f"{len(pairs)} padding pairs for a rank-{len(x.shape)} tensor")
     layer.require(all(lo >= 0 and hi >= 0 for lo, hi in pairs),

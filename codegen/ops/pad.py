@@ -31,6 +31,13 @@ def _copy_plan(in_shape, out_shape, before) -> dict:
                 fill=any(a != b for a, b in zip(in_shape, out_shape)))
 
 
+def padding_pairs(layer: Layer, paddings) -> list[list[int]]:
+    """The (before, after) pairs of a constant paddings tensor, one per axis."""
+    layer.require(paddings.data.size % 2 == 0,
+                  f"paddings hold {paddings.data.size} values, not (before, after) pairs")
+    return paddings.data.reshape(-1, 2).astype(int).tolist()
+
+
 @register("PAD", "PADV2")
 def pad(layer: Layer) -> Prepared:
     if is_int16(layer):                 # int16x8: its own module
@@ -45,7 +52,7 @@ def pad(layer: Layer) -> Prepared:
     # TFLM reads the paddings buffer as int32 whatever its declared type.
     layer.require(paddings.tensor.dtype == "int32",
                   f"paddings are {paddings.tensor.dtype}; TFLM reads them as int32")
-    pairs = paddings.data.reshape(-1, 2).astype(int).tolist()
+    pairs = padding_pairs(layer, paddings)
     layer.require(len(pairs) == len(y.shape) == len(x.shape),
                   f"{len(pairs)} padding pairs for a rank-{len(x.shape)} tensor")
     layer.require(all(lo >= 0 and hi >= 0 for lo, hi in pairs),

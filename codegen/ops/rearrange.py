@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from itertools import product
 
+from tinyflow.codegen.ops import pad
 from tinyflow.codegen.ops.base import Layer, Prepared, register
 from tinyflow.codegen.ops.copying import Copy, Loop, copy_layer, require_int8, row_major_strides
 
@@ -206,7 +207,7 @@ def mirror_pad(layer: Layer) -> Prepared:
     layer.require_constant(paddings, "paddings")
     layer.require(paddings.tensor.dtype in ("int32", "int64"),
                   f"paddings are {paddings.tensor.dtype}, not int32 or int64")
-    pairs = paddings.data.reshape(-1, 2).astype(int).tolist()
+    pairs = pad.padding_pairs(layer, paddings)
     layer.require(len(pairs) == len(x.shape) == len(y.shape),
                   f"{len(pairs)} padding pairs for a rank-{len(x.shape)} tensor")
     # The flatbuffer's MirrorPadMode: REFLECT = 0 leaves the edge out, SYMMETRIC = 1 repeats it.

@@ -742,6 +742,11 @@ def _refusal(opcode, tensors, inputs, outputs, options):
      {"align_corners": True, "half_pixel_centers": True}, "both set"),
     ("SLICE", lambda: [_int8(0, (1, 6)), _int8(1, (1, 4)), _int32(2, [0, 4]),
                        _int32(3, [1, 4])], (0, 2, 3), {}, r"outside the input's 6"),
+    # paddings of an odd count (found by fuzzing: a ValueError from reshaping them)
+    ("PAD", lambda: [_int8(0, (1, 6)), _int8(1, (1, 8)), _int32(2, [0, 0, 2])], (0, 2), {},
+     r"paddings hold 3 values, not \(before, after\) pairs"),
+    ("MIRROR_PAD", lambda: [_int8(0, (1, 6)), _int8(1, (1, 8)), _int32(2, [1])], (0, 2),
+     {"mode": 0}, r"paddings hold 1 values"),
 ])
 def test_refusals_name_the_reason(opcode, tensors, inputs, options, reason):
     tensors = tensors()
