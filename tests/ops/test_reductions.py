@@ -5,6 +5,9 @@ rescaling without the 1/count, and REDUCE_MAX's raw maximum."""
 
 from __future__ import annotations
 
+import re
+
+import numpy as np
 import pytest
 
 from .harness import Case, assert_case_matches_tflm, dims, first_op, seeds_from_name, span
@@ -83,3 +86,36 @@ CASES = SUM_CASES + REDUCE_MAX_CASES
 @pytest.mark.parametrize("case", CASES, ids=str)
 def test_reduction_matches_tflm(case):
     assert_case_matches_tflm(case)
+
+
+# --- what TFLM refuses: one clear reason each (one-op models built as IR) ----------------------
+
+def _tensor(index, shape, dtype="int8", scale=0.5, zero_point=0):
+    from tinyflow.codegen.ir import Quantization, Tensor
+
+    return Tensor(index, f"t{index}", shape, dtype, Quantization((scale,), (zero_point,)))
+
+
+def _axis_tensor(index, values):
+    from tinyflow.codegen.ir import Tensor
+
+    data = np.array(values, dtype=np.int32)
+    return Tensor(index, f"axes{index}", data.shape, "int32", data=data)
+
+
+@pytest.mark.parametrize("opcode, tensors, reason", [
+    ("REDUCE_MAX", lambda: [_tensor(0, (1, 4, 3)), _tensor(1, (1, 3), scale=0.25), _axis_tensor(2, [1])],
+     "differs from the output's"),
+    ("SUM", lambda: [_tensor(0, (1, 4, 3), "int16"), _tensor(1, (1, 3), "int16"), _axis_tensor(2, [1])],
+     "is int16; supported: int8"),
+    ("SUM", lambda: [_tensor(0, (1, 4, 3)), _tensor(1, (1, 3)), _axis_tensor(2, [3])],
+     "axis 3 is out of range for rank 3"),
+    ("REDUCE_MAX", lambda: [_tensor(0, (1, 4, 3)), _tensor(1, (1, 4)), _axis_tensor(2, [1])],
+     r"output shape \[1, 4\] does not match the reduction of \[1, 4, 3\]"),
+])
+def test_reduction_refusals_name_the_reason(opcode, tensors, reason):
+    from .test_data_movement import _refusal
+
+    message = _refusal(opcode, tensors(), (0, 2), (1,), {"keep_dims": False})
+    assert f"op #0 ({opcode})" in message
+    assert re.search(reason, message), message
