@@ -90,3 +90,33 @@ CASES = [
 @pytest.mark.parametrize("case", CASES, ids=str)
 def test_batch_matmul_matches_tflm(case):
     assert_case_matches_tflm(case)
+
+
+# --- what TFLM refuses: one clear reason each (one-op models built as IR) ----------------------
+
+def _activation(index, shape, dtype="int8"):
+    from tinyflow.codegen.ir import Quantization, Tensor
+
+    return Tensor(index, f"t{index}", shape, dtype, Quantization((0.5,), (0,)))
+
+
+# shapes: lhs, rhs, output
+@pytest.mark.parametrize("shapes, options, reason", [
+    (((1, 2, 3, 4), (1, 3, 4, 5), (1, 3, 3, 5)), {}, "batch dimension 1: 2 and 3 do not broadcast"),
+    (((1, 3, 4), (1, 5, 6), (1, 3, 6)), {}, "lhs rows have 4 values, rhs columns 5"),
+    (((1, 3, 4), (1, 6, 4), (1, 3, 4)), {"adj_x": True, "adj_y": True},
+     "lhs rows have 3 values, rhs columns 4"),
+    (((1, 3, 4), (1, 4, 6), (1, 4, 6)), {}, r"output shape \[1, 4, 6\] is not 3x6 matrices"),
+    (((4,), (4, 2), (2,)), {}, "lhs has rank 1; TFLM supports 2 to 5"),
+])
+def test_batch_matmul_refusals_name_the_reason(shapes, options, reason):
+    import re
+
+    from .test_data_movement import _refusal
+
+    lhs, rhs, output = shapes
+    tensors = [_activation(0, lhs), _activation(1, output), _activation(2, rhs)]
+    message = _refusal("BATCH_MATMUL", tensors, (0, 2), (1,),
+                       {"adj_x": False, "adj_y": False, **options})
+    assert "op #0 (BATCH_MATMUL)" in message
+    assert re.search(reason, message), message

@@ -104,10 +104,10 @@ def _axis_tensor(index, values):
 
 
 @pytest.mark.parametrize("opcode, tensors, reason", [
-    ("REDUCE_MAX", lambda: [_tensor(0, (1, 4, 3)), _tensor(1, (1, 3), scale=0.25), _axis_tensor(2, [1])],
-     "differs from the output's"),
-    ("SUM", lambda: [_tensor(0, (1, 4, 3), "int16"), _tensor(1, (1, 3), "int16"), _axis_tensor(2, [1])],
-     "is int16; supported: int8"),
+    ("REDUCE_MAX", lambda: [_tensor(0, (1, 4, 3)), _tensor(1, (1, 3), scale=0.25),
+                            _axis_tensor(2, [1])], "differs from the output's"),
+    ("SUM", lambda: [_tensor(0, (1, 4, 3), "int16"), _tensor(1, (1, 3), "int16"),
+                     _axis_tensor(2, [1])], "is int16; supported: int8"),
     ("SUM", lambda: [_tensor(0, (1, 4, 3)), _tensor(1, (1, 3)), _axis_tensor(2, [3])],
      "axis 3 is out of range for rank 3"),
     ("REDUCE_MAX", lambda: [_tensor(0, (1, 4, 3)), _tensor(1, (1, 4)), _axis_tensor(2, [1])],

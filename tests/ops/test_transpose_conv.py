@@ -61,3 +61,39 @@ CASES = [
 @pytest.mark.parametrize("case", CASES, ids=str)
 def test_transpose_conv_matches_tflm(case):
     assert_case_matches_tflm(case)
+
+
+# --- what TFLM refuses: one clear reason each (one-op models built as IR) ----------------------
+
+def _refused(filter_shape=(3, 3, 3, 4), output_shape=(1, 12, 10, 3), shape_values=None,
+             filter_axis=0, constant_filter=True):
+    """The refusal of a one-op TRANSPOSE_CONV on a 1x6x5x4 input (tensor order as TFLite's:
+    output shape, filter, input; then the output)."""
+    import numpy as np
+
+    from tinyflow.codegen.ir import Quantization, Tensor
+
+    from .test_data_movement import _refusal
+
+    shape_values = np.array(shape_values or output_shape, dtype=np.int32)
+    filters = filter_shape[0]
+    weights = np.ones(filter_shape, dtype=np.int8) if constant_filter else None
+    tensors = [Tensor(0, "input", (1, 6, 5, 4), "int8", Quantization((0.5,), (0,))),
+               Tensor(1, "output", output_shape, "int8", Quantization((0.5,), (0,))),
+               Tensor(2, "output_shape", shape_values.shape, "int32", data=shape_values),
+               Tensor(3, "filter", filter_shape, "int8",
+                      Quantization((0.1,) * filters, (0,) * filters, axis=filter_axis),
+                      data=weights)]
+    message = _refusal("TRANSPOSE_CONV", tensors, (2, 3, 0), (1,),
+                       {"padding": "SAME", "stride_h": 2, "stride_w": 2})
+    assert "op #0 (TRANSPOSE_CONV)" in message
+    return message
+
+
+def test_transpose_conv_refusals_name_the_reason():
+    assert "filter must be a constant tensor" in _refused(constant_filter=False)
+    assert "filter has 5 input channels, the input 4" in _refused(filter_shape=(3, 3, 3, 5))
+    assert ("output shape tensor [1, 12, 11, 3] differs from the output's [1, 12, 10, 3]"
+            in _refused(shape_values=(1, 12, 11, 3)))
+    assert "does not match 1 batches of 2 filters" in _refused(filter_shape=(2, 3, 3, 4))
+    assert "quantized along axis 3; TFLM expects axis 0" in _refused(filter_axis=3)
