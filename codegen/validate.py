@@ -68,7 +68,8 @@ SIGNATURES = {
     "AVERAGE_POOL_2D": Signature(1, 1), "MAX_POOL_2D": Signature(1, 1),
     "ADD": Signature(2, 2), "MUL": Signature(2, 2),
     "CONCATENATION": Signature(1, 10**6), "PAD": Signature(2, 2), "PADV2": Signature(2, 3),
-    "MEAN": Signature(2, 2),
+    "MEAN": Signature(2, 2), "SUM": Signature(2, 2), "REDUCE_MAX": Signature(2, 2),
+    "TRANSPOSE_CONV": Signature(3, 4), "BATCH_MATMUL": Signature(2, 2),
     "RESHAPE": Signature(1, 2), "SQUEEZE": Signature(1, 1), "EXPAND_DIMS": Signature(2, 2),
     **{opcode: Signature(1, 1, same_shape=True)
        for opcode in ("SOFTMAX", "LOGISTIC", "TANH", "RELU", "RELU6", "LEAKY_RELU",

@@ -38,8 +38,6 @@ def _valid_taps(out_size: int, in_size: int, filter_size: int, stride: int, pad:
 def transpose_conv(layer: Layer) -> Prepared:
     output_shape, w, x, bias = layer.input(0), layer.input(1), layer.input(2), layer.input(3)
     y = layer.output()
-    layer.require(len(layer.op.inputs) in (3, 4),
-                  f"{len(layer.op.inputs)} inputs; TRANSPOSE_CONV takes 3 or 4")
     layer.require_dtype(x, "input", "int8")
     layer.require_not_constant(x, "input")
     layer.require_dtype(w, "filter", "int8")
