@@ -605,6 +605,33 @@ TF_INLINE void tf_sparse_tables_of_pair(const int16_t *pairs, int blocks, int st
                                         int16_t *tables)
 {
     const int groups = steps * TF_SPARSE_STEP_GROUPS;
+#if TF_HAVE_DSP
+    /* Both columns' entries of a group from the pair's block: one LDRD, two PKHs and two
+     * STRDs a column (the pair and the tables are word-aligned). */
+    const int16_t *src = pairs;
+    int16_t *dst0 = tables, *dst1 = tables + groups * TF_SPARSE_GROUP_ENTRIES;
+    for (int g = 0; g < blocks; ++g) {
+        int32_t even, odd, low, high;
+        /* volatile: its effect is the stores, which gcc would drop with the pointers
+         * when nothing reads those afterwards */
+        __asm__ volatile("ldrd   %[e], %[o], [%[src]], #8\n\t"
+                         "pkhbt  %[l], %[e], %[o], lsl #16\n\t"
+                         "pkhtb  %[h], %[o], %[e], asr #16\n\t"
+                         "strd   %[l], %[h], [%[d0], #8]\n\t"
+                         "strd   %[e], %[o], [%[d0]], #16\n\t"
+                         "ldrd   %[e], %[o], [%[src]], #8\n\t"
+                         "pkhbt  %[l], %[e], %[o], lsl #16\n\t"
+                         "pkhtb  %[h], %[o], %[e], asr #16\n\t"
+                         "strd   %[l], %[h], [%[d1], #8]\n\t"
+                         "strd   %[e], %[o], [%[d1]], #16\n\t"
+                         : [e] "=&r"(even), [o] "=&r"(odd), [l] "=&r"(low), [h] "=&r"(high),
+                           [src] "+r"(src), [d0] "+r"(dst0), [d1] "+r"(dst1)
+                         :
+                         : "memory");
+    }
+    memset(dst0, 0, (size_t)(groups - blocks) * TF_SPARSE_GROUP_ENTRIES * 2);
+    memset(dst1, 0, (size_t)(groups - blocks) * TF_SPARSE_GROUP_ENTRIES * 2);
+#else
     for (int c = 0; c < 2; ++c) {
         int16_t *table = tables + c * groups * TF_SPARSE_GROUP_ENTRIES;
         for (int g = 0; g < blocks; ++g, table += TF_SPARSE_GROUP_ENTRIES) {
@@ -619,6 +646,7 @@ TF_INLINE void tf_sparse_tables_of_pair(const int16_t *pairs, int blocks, int st
         }
         memset(table, 0, (size_t)(groups - blocks) * TF_SPARSE_GROUP_ENTRIES * 2);
     }
+#endif
 }
 
 #if TF_HAVE_DSP
