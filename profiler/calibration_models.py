@@ -429,25 +429,33 @@ int16x8_standalone_activations.conversion = dict(activations="int16", int8_io=Fa
 
 
 def reductions_and_matmuls(keras):
-    """SUM and REDUCE_MAX over channels and over space, transposed convolutions (stride 2
-    and 1) and attention-style BATCH_MATMULs (scores and values, then two heads), two
-    sizes of each."""
+    """SUM and REDUCE_MAX over channels and over space, transposed convolutions (strides
+    2, 1 and (2, 1), 2x2 to 4x4 kernels) and attention-style BATCH_MATMULs (scores and
+    values, two heads, a transposed left operand): at least as many layers of each as
+    its cost terms, at different sizes."""
     inputs = keras.Input((8, 8, 8), batch_size=1)
     x = keras.layers.Conv2DTranspose(8, 3, strides=2, padding="same")(inputs)      # 16x16x8
     x = keras.layers.Conv2D(16, 3, strides=2, padding="same", activation="relu")(x)
     x = keras.layers.Conv2DTranspose(12, 4, padding="same")(x)                     # 8x8x12
+    wide = keras.layers.Conv2DTranspose(6, 2, strides=2)(x)                         # 16x16x6
+    tall = keras.layers.Conv2DTranspose(4, (3, 2), strides=(2, 1), padding="same")(
+        keras.layers.MaxPooling2D(2)(wide))                                          # 16x8x4
     channel_sum = keras.ops.sum(x, axis=-1, keepdims=True)
     channel_max = keras.ops.max(x, axis=-1, keepdims=True)
     spatial_sum = keras.ops.sum(x, axis=(1, 2))
     spatial_max = keras.layers.GlobalMaxPooling2D()(x)
+    wide_sum = keras.ops.sum(wide, axis=(1, 2, 3))
+    tall_max = keras.ops.max(tall, axis=2)
     sequence = keras.layers.Reshape((16, 48))(x)
     q, k, v = (keras.layers.Dense(32)(sequence) for _ in range(3))
     scores = keras.layers.Softmax()(keras.ops.matmul(q, keras.ops.transpose(k, (0, 2, 1))))
     attended = keras.ops.matmul(scores, v)                                          # 16x32
+    gram = keras.ops.matmul(keras.ops.transpose(k, (0, 2, 1)), v)                   # 32x32
     heads = [keras.ops.transpose(keras.layers.Reshape((16, 2, 16))(t), (0, 2, 1, 3))
              for t in (q, k)]
     head_scores = keras.ops.matmul(heads[0], keras.ops.transpose(heads[1], (0, 1, 3, 2)))
-    parts = [channel_sum, channel_max, spatial_sum, spatial_max, attended, head_scores]
+    parts = [channel_sum, channel_max, spatial_sum, spatial_max, wide_sum, tall_max, attended,
+             gram, head_scores]
     x = keras.layers.Concatenate()([keras.layers.Flatten()(part) for part in parts])
     return keras.Model(inputs, keras.layers.Dense(10)(x))
 
