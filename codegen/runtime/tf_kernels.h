@@ -222,6 +222,32 @@ TF_INLINE void tf_requantize_row(const int32_t *acc, int n, tf_requant_locals l,
     [wb] "=&r"(wb), [xe] "=&r"(xe), [xo] "=&r"(xo), [ta] "=&r"(ta), [tb] "=&r"(tb)
 #endif
 
+#if TF_HAVE_DSP
+/* Runs an assembly block `blocks` times over x (the kernel's locals: w, x, blocks and the
+ * block's operands): one block, two, then four an iteration, so one compare and branch
+ * serves four blocks; blocks is a constant in the inlined layer, so only the steps it
+ * needs remain. `stride` is how far x moves a block, in its elements. */
+#define TF_RUN_BLOCKS(block, operands, stride)                                              \
+    do {                                                                                    \
+        if (blocks & 1) {                                                                   \
+            __asm__(block : operands : : "memory");                                         \
+        }                                                                                   \
+        if (blocks & 2) {                                                                   \
+            __asm__(block block : operands : : "memory");                                   \
+        }                                                                                   \
+        if (blocks >= 4) {                                                                  \
+            const void *const end = x + (stride) * (blocks & ~3);                           \
+            __asm__("1:\n\t" block block block block                                        \
+                    "cmp    %[x], %[end]\n\t"                                               \
+                    "bne    1b\n\t"                                                         \
+                    : operands                                                              \
+                    : [end] "r"(end)                                                        \
+                    : "cc", "memory");                                                      \
+        }                                                                                   \
+    } while (0)
+
+#endif
+
 /* acc[0..3] += a row pair (w) times a column pair (x) over `blocks` blocks:
  * acc = { row a col 0, row a col 1, row b col 0, row b col 1 }. */
 TF_INLINE void tf_dot_pair_2x2(const int8_t *w, const int16_t *x, int blocks, int32_t *acc)
@@ -229,23 +255,7 @@ TF_INLINE void tf_dot_pair_2x2(const int8_t *w, const int16_t *x, int blocks, in
 #if TF_HAVE_DSP
     int32_t a00 = acc[0], a01 = acc[1], a10 = acc[2], a11 = acc[3];
     int32_t wa, wb, xe, xo, ta, tb;
-    /* One block, two, then four an iteration (one compare and branch per four): blocks
-     * is a constant in the inlined layer, so only the steps it needs remain. */
-    if (blocks & 1) {
-        __asm__(TF_PAIR_BLOCK_2X2 : TF_PAIR_2X2_OPERANDS : : "memory");
-    }
-    if (blocks & 2) {
-        __asm__(TF_PAIR_BLOCK_2X2 TF_PAIR_BLOCK_2X2 : TF_PAIR_2X2_OPERANDS : : "memory");
-    }
-    if (blocks >= 4) {
-        const int16_t *const end = x + 8 * (blocks & ~3);
-        __asm__("1:\n\t" TF_PAIR_BLOCK_2X2 TF_PAIR_BLOCK_2X2 TF_PAIR_BLOCK_2X2 TF_PAIR_BLOCK_2X2
-                "cmp    %[x], %[end]\n\t"
-                "bne    1b\n\t"
-                : TF_PAIR_2X2_OPERANDS
-                : [end] "r"(end)
-                : "cc", "memory");
-    }
+    TF_RUN_BLOCKS(TF_PAIR_BLOCK_2X2, TF_PAIR_2X2_OPERANDS, 8);
     acc[0] = a00;
     acc[1] = a01;
     acc[2] = a10;
@@ -266,23 +276,7 @@ TF_INLINE void tf_dot_pair_2x1(const int8_t *w, const int16_t *x, int blocks, in
 #if TF_HAVE_DSP
     int32_t a00 = acc[0], a10 = acc[1];
     int32_t wa, wb, xe, xo, ta, tb;
-    /* One block, two, then four an iteration (one compare and branch per four): blocks
-     * is a constant in the inlined layer, so only the steps it needs remain. */
-    if (blocks & 1) {
-        __asm__(TF_PAIR_BLOCK_2X1 : TF_PAIR_2X1_OPERANDS : : "memory");
-    }
-    if (blocks & 2) {
-        __asm__(TF_PAIR_BLOCK_2X1 TF_PAIR_BLOCK_2X1 : TF_PAIR_2X1_OPERANDS : : "memory");
-    }
-    if (blocks >= 4) {
-        const int16_t *const end = x + 8 * (blocks & ~3);
-        __asm__("1:\n\t" TF_PAIR_BLOCK_2X1 TF_PAIR_BLOCK_2X1 TF_PAIR_BLOCK_2X1 TF_PAIR_BLOCK_2X1
-                "cmp    %[x], %[end]\n\t"
-                "bne    1b\n\t"
-                : TF_PAIR_2X1_OPERANDS
-                : [end] "r"(end)
-                : "cc", "memory");
-    }
+    TF_RUN_BLOCKS(TF_PAIR_BLOCK_2X1, TF_PAIR_2X1_OPERANDS, 8);
     acc[0] = a00;
     acc[1] = a10;
 #else
@@ -367,23 +361,7 @@ TF_INLINE void tf_dot_quad_4x1(const int8_t *w, const int8_t *x, int blocks, int
 #if TF_HAVE_DSP
     int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
     int32_t wa, wb, xe, xo, t;
-    /* One block, two, then four an iteration (one compare and branch per four): blocks
-     * is a constant in the inlined layer, so only the steps it needs remain. */
-    if (blocks & 1) {
-        __asm__(TF_QUAD_BLOCK_4X1 : TF_QUAD_4X1_OPERANDS : : "memory");
-    }
-    if (blocks & 2) {
-        __asm__(TF_QUAD_BLOCK_4X1 TF_QUAD_BLOCK_4X1 : TF_QUAD_4X1_OPERANDS : : "memory");
-    }
-    if (blocks >= 4) {
-        const int8_t *const end = x + 4 * (blocks & ~3);
-        __asm__("1:\n\t" TF_QUAD_BLOCK_4X1 TF_QUAD_BLOCK_4X1 TF_QUAD_BLOCK_4X1 TF_QUAD_BLOCK_4X1
-                "cmp    %[x], %[end]\n\t"
-                "bne    1b\n\t"
-                : TF_QUAD_4X1_OPERANDS
-                : [end] "r"(end)
-                : "cc", "memory");
-    }
+    TF_RUN_BLOCKS(TF_QUAD_BLOCK_4X1, TF_QUAD_4X1_OPERANDS, 4);
     acc[0] = a0;
     acc[1] = a1;
     acc[2] = a2;
