@@ -333,6 +333,30 @@ def test_leaky_relu_multipliers_are_tflms_on_every_input():
     assert_bit_exact(pack(model), inputs=[np.resize(every_int16, (batch, *shape))])
 
 
+@pytest.mark.parametrize("name", ["int16_dense_40_to_12_relu", "int16_conv_3x3_same_6x5x3_f4"])
+def test_int32_bias_takes_tflms_32_bit_accumulator(name):
+    """The same layer with its int64 bias rewritten as int32: TFLM then accumulates in
+    32 bits and requantizes with the 32-bit MultiplyByQuantizedMultiplier (another rounding
+    than the 64-bit one), and so must the generated code."""
+    from tflite_micro.tensorflow.lite.micro.python.schema_py_generated import TensorType
+
+    from conftest import assert_bit_exact
+    from fuzz.mutate import pack, unpack
+
+    (case,) = by_name(CASES, name)
+    model = unpack(converted(case))
+    subgraph = model.subgraphs[0]
+    (layer,) = [op for op in subgraph.operators if len(op.inputs) == 3 and op.inputs[2] >= 0]
+    bias = subgraph.tensors[layer.inputs[2]]
+    assert bias.type == TensorType.INT64
+    buffer = model.buffers[bias.buffer]
+    values = np.frombuffer(bytes(buffer.data), np.int64)
+    assert np.abs(values).max() < 2**31
+    bias.type = TensorType.INT32
+    buffer.data = np.frombuffer(values.astype(np.int32).tobytes(), np.uint8)
+    assert_bit_exact(pack(model), batch=BATCH, seed=case.input_seed)
+
+
 # --- mixed int8/int16 models -------------------------------------------------------------------
 
 def requantize_chain(size: int = 40) -> bytes:
