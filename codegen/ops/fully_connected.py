@@ -44,6 +44,9 @@ def fully_connected(layer: Layer) -> Prepared:
     act_min, act_max = activation_range(layer.activation(), y.scale, y.zero_point)
     batches = x.elements // depth
     per_channel = len(set(zip(multipliers, shifts))) > 1
+    # TFLM's per-channel kernel (FullyConnectedPerChannel) ignores the weights' zero
+    # points; only per-tensor weights have theirs subtracted.
+    weights_offset = 0 if w.tensor.quantization.per_channel else -w.zero_point
     # The SMLAD matrix kernel needs symmetric weights (zero point 0, as TFLite's int8
     # spec requires); anything else takes the plain loops.
     fast = not any(w.tensor.quantization.zero_point)
@@ -105,7 +108,7 @@ def fully_connected(layer: Layer) -> Prepared:
         x=x, w=w, bias=bias, y=y, batches=batches, units=units, depth=depth,
         path=path, per_channel=per_channel,
         multipliers=multipliers, shifts=shifts, act_min=act_min, act_max=act_max,
-        input_offset=-x.zero_point, weights_offset=-w.zero_point, output_offset=y.zero_point)
+        input_offset=-x.zero_point, weights_offset=weights_offset, output_offset=y.zero_point)
 
 
 def _folded_bias(w, bias, input_offset: int):

@@ -52,3 +52,24 @@ CASES = [
 @pytest.mark.parametrize("case", CASES, ids=str)
 def test_fully_connected_matches_tflm(case):
     assert_case_matches_tflm(case)
+
+
+@pytest.mark.parametrize("name", ["dense_6_to_5", "dense_multidim_3x4x6"])
+def test_per_channel_weights_ignore_their_zero_points_as_tflm_does(name):
+    """Regression (found by fuzzing): with per-channel weights TFLM's FULLY_CONNECTED
+    (FullyConnectedPerChannel) ignores the weights' zero points; tinyflow subtracted the
+    first one. Per-tensor weights still have theirs subtracted."""
+    from conftest import assert_bit_exact
+    from fuzz.mutate import pack, unpack
+
+    from .harness import by_name, converted
+
+    (case,) = by_name(CASES, name)
+    model = unpack(converted(case))
+    graph = model.subgraphs[0]
+    fc = next(op for op in graph.operators
+              if model.operatorCodes[op.opcodeIndex].builtinCode == 9)    # FULLY_CONNECTED
+    quantization = graph.tensors[fc.inputs[1]].quantization
+    assert len(quantization.scale) > 1, "the converter gave per-tensor weights"
+    quantization.zeroPoint[0] = -5
+    assert_bit_exact(pack(model), batch=24, seed=3)
