@@ -1,7 +1,7 @@
 """Make a Keras model smaller for a microcontroller; every path ends in an int8 .tflite
 that tinyflow's code generator accepts.
 
-- ``quantize``            post-training full-integer int8 (per-channel weights)
+- ``quantize``            post-training full-integer int8 (per-channel weights), or int16x8
 - ``prune_structured``    drop the weakest Conv2D filters and Dense units: a thinner model
 - ``fine_tune``           a short ``fit`` to recover accuracy after pruning
 - ``pruning_plan``        which filters and units ``prune_structured`` keeps
