@@ -215,7 +215,7 @@ def _parse(buf: bytes, name: str) -> Model:
             options=_parse_options(fb_op),
         ))
         for t in operators[-1].inputs + operators[-1].outputs:
-            if t >= len(tensors):
+            if t >= len(tensors) or t < -1:          # -1 alone marks an omitted tensor
                 raise ModelFormatError(f"{name}: op #{i} names tensor {t}, "
                                        f"but the model has {len(tensors)}")
 

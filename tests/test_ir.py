@@ -210,6 +210,18 @@ def test_tensor_naming_a_missing_buffer_is_a_format_error():
         load_model(pack(model))
 
 
+def test_operator_naming_a_negative_tensor_is_a_format_error():
+    """Regression (found by fuzzing a BATCH_MATMUL model): an output index such as
+    -2147483636 passed the loader (only -1 means omitted) and reached Python's negative
+    indexing in the simplifier (an IndexError)."""
+    from fuzz.mutate import pack, unpack
+
+    model = unpack(mlperf_model("ad01_int8").read_bytes())
+    model.subgraphs[0].operators[1].outputs[0] = -2147483636
+    with pytest.raises(ModelFormatError, match="op #1 names tensor -2147483636"):
+        load_model(pack(model))
+
+
 @pytest.mark.parametrize("content", [b"", b"TFL3", b"\x89PNG\r\n\x1a\n" + bytes(100),
                                      b"not a model, just some text\n" * 10])
 def test_non_tflite_data_is_a_format_error(content, tmp_path):
