@@ -11,7 +11,7 @@ CONCATENATION, say) stays an op of its own; keras.layers.LeakyReLU is LEAKY_RELU
   result as it is (TFLM assumes the output is quantized like the input). So do we.
 - LEAKY_RELU (leaky_relu_common.cc): two requantizations, identity for x >= 0 and
   alpha for x < 0 (of the input minus its zero point); TFLM computes both
-  multipliers in float32 (scale * alpha / scale) before widening to double.
+  multipliers in double from the float32 scales and alpha.
 
 TFLM has no RELU_N1_TO_1 kernel: a model with one cannot run on TFLM, so there is
 nothing to be bit-exact with, and tinyflow does not generate it either.
@@ -64,11 +64,11 @@ def leaky_relu(layer: Layer) -> Prepared:
         from tinyflow.codegen.ops.relu_int16 import leaky_relu_int16
         return leaky_relu_int16(layer)
     x, y = _int8_tensors(layer)
-    alpha = np.float32(layer.option("alpha", 0.2))
-    in_scale, out_scale = np.float32(x.scale), np.float32(y.scale)
-    # float32 arithmetic first, as TFLM's Prepare does, then QuantizeMultiplier(double).
-    alpha_multiplier, alpha_shift = quantize_multiplier(float(in_scale * alpha / out_scale))
-    identity_multiplier, identity_shift = quantize_multiplier(float(in_scale / out_scale))
+    alpha = float(np.float32(layer.option("alpha", 0.2)))
+    # In double from the float32 scales and alpha, as TFLM's Prepare computes them (a
+    # float32 product differs in the last bit for some scales: test_activations.py).
+    alpha_multiplier, alpha_shift = quantize_multiplier(x.scale * alpha / y.scale)
+    identity_multiplier, identity_shift = quantize_multiplier(x.scale / y.scale)
     return layer.prepared("leaky_relu.c.j2", x=x, y=y, input_zero_point=x.zero_point,
                           output_zero_point=y.zero_point,
                           identity_multiplier=identity_multiplier, identity_shift=identity_shift,

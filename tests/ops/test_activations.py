@@ -198,3 +198,38 @@ def test_logistic_tanh_every_int8_input():
             model_bytes = converted(case)
             check_contains_op(load_model(model_bytes), case)
             assert_bit_exact(model_bytes, inputs=[np.repeat(every_value, 20, axis=0)])
+
+
+def test_leaky_relu_multipliers_are_tflms_on_every_int8_input():
+    """int8 LEAKY_RELU with scales and alpha whose multipliers differ when computed in
+    float32 and in double: TFLM's Prepare computes them in double (found on the int16x8
+    kernel, tests/ops/test_int16x8.py); all 256 inputs compared."""
+    from tflite_micro.tensorflow.lite.micro.python.schema_py_generated import BuiltinOperator
+
+    from conftest import assert_bit_exact
+    from fuzz.mutate import pack, unpack
+    from tinyflow.codegen.quantize import quantize_multiplier
+
+    from .harness import by_name, converted
+
+    # found by search: x - zero point = -53 gives -22 with the float32 multiplier, -23
+    # with the double one
+    input_scale, output_scale = np.float32(0.07507857), np.float32(0.08796903)
+    alpha = np.float32(0.49188995)
+    assert (quantize_multiplier(float(input_scale * alpha / output_scale))
+            != quantize_multiplier(float(input_scale) * float(alpha) / float(output_scale)))
+    (case,) = by_name(LEAKY_RELU_CASES, "leaky0.3_concat_4x5x3_range-1to1")
+    model = unpack(converted(case))
+    subgraph = model.subgraphs[0]
+    (leaky,) = [op for op in subgraph.operators
+                if model.operatorCodes[op.opcodeIndex].builtinCode == BuiltinOperator.LEAKY_RELU]
+    for tensor, scale in ((leaky.inputs[0], input_scale), (leaky.outputs[0], output_scale)):
+        subgraph.tensors[tensor].quantization.scale = np.array([scale], np.float32)
+        subgraph.tensors[tensor].quantization.zeroPoint = np.array([0], np.int64)
+    leaky.builtinOptions.alpha = float(alpha)
+    subgraph.inputs = np.array([leaky.inputs[0]], np.int32)     # the LEAKY_RELU alone
+    subgraph.operators = [leaky]
+    every_int8 = np.arange(-128, 128, dtype=np.int8)
+    shape = tuple(subgraph.tensors[leaky.inputs[0]].shape)
+    batch = -(-every_int8.size // int(np.prod(shape)))
+    assert_bit_exact(pack(model), inputs=[np.resize(every_int8, (batch, *shape))])
