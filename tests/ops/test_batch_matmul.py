@@ -1,7 +1,7 @@
 """BATCH_MATMUL (keras.ops.matmul of two activations) on int8: attention scores
 q @ k^T (adj_y), scores @ v, a transposed left operand (adj_x), several heads (batch
 dimensions), a key or a query broadcast over the heads, a matrix times its own
-transpose, and the default dynamic batch."""
+transpose, a constant rhs of lower rank, and the default dynamic batch."""
 
 from __future__ import annotations
 
@@ -56,6 +56,17 @@ def attention(shape, width, form, heads=1, batch_size=1, seed=0):
     return keras.Model(x, y)
 
 
+def matmul_constant(shape, rhs_shape, seed=0):
+    """An activation times a constant of lower rank (its batch dimensions broadcast):
+    the converter keeps this a BATCH_MATMUL with a constant rhs."""
+    import keras
+    import numpy as np
+
+    x = keras.Input(shape, batch_size=1)
+    w = np.random.default_rng(seed).uniform(-1, 1, rhs_shape).astype(np.float32)
+    return keras.Model(x, keras.ops.matmul(x, w))
+
+
 def adjoints(adj_x, adj_y):
     """The converted BATCH_MATMUL reads its operands transposed as the case expects."""
     def check(model):
@@ -73,6 +84,14 @@ def _case(shape, width, form, adj=(False, True), heads=1, batch_size=1):
                 "BATCH_MATMUL", check=adjoints(*adj), **seeds)
 
 
+def _constant_case(shape, rhs_shape):
+    name = f"batch_matmul_constant_{dims(shape)}_by_{dims(rhs_shape)}"
+    seeds = seeds_from_name(name)
+    return Case(name, matmul_constant, dict(shape=shape, rhs_shape=rhs_shape,
+                                            seed=seeds["keras_seed"]),
+                "BATCH_MATMUL", check=adjoints(False, False), **seeds)
+
+
 CASES = [
     _case((6, 8), 8, "scores"),
     _case((5, 12), 16, "values"),
@@ -82,6 +101,7 @@ CASES = [
     _case((6, 8), 12, "values", adj=(False, False), heads=3),
     _case((5, 8), 8, "shared_key", adj=(False, False), heads=2),
     _case((6, 8), 8, "shared_query", adj=(False, False), heads=2),
+    _constant_case((2, 4, 6), (2, 6, 3)),
     _case((4, 6), 8, "scores", batch_size=None),
     _case((6, 4), 8, "values", adj=(False, False), heads=2, batch_size=None),
 ]
