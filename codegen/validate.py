@@ -44,6 +44,11 @@ _HELD_DTYPES = frozenset({"float32", "float16", "float64", "int8", "uint8", "int
                           "int32", "uint32", "int64", "uint64", "bool", "complex64"})
 
 _PADDINGS = ("SAME", "VALID")
+# TFLM's ConvParams holds these ops' strides and dilations as int16_t: a larger value
+# wraps there (a stride of 65536 becomes 0), so TFLM computes another convolution.
+_INT16_WINDOW_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "TRANSPOSE_CONV")
+_INT16_WINDOW_OPTIONS = ("stride_h", "stride_w", "dilation_h_factor", "dilation_w_factor")
+_INT16_MAX = 2**15 - 1
 # Options that count window positions or taps: zero or negative makes no window.
 _POSITIVE_OPTIONS = ("stride_h", "stride_w", "dilation_h_factor", "dilation_w_factor",
                      "filter_height", "filter_width")
@@ -237,6 +242,11 @@ def _check_options(op: Operator, result: Validation) -> None:
     for key in _POSITIVE_OPTIONS:
         if key in options and options[key] < 1:
             _op_problem(result, op, f"{key} is {options[key]}; it must be at least 1")
+    if op.opcode in _INT16_WINDOW_OPS:
+        for key in _INT16_WINDOW_OPTIONS:
+            if options.get(key, 1) > _INT16_MAX:
+                _op_problem(result, op, f"{key} is {options[key]}; TFLM holds it as int16 "
+                                        f"(at most {_INT16_MAX})")
     if "padding" in options and options["padding"] not in _PADDINGS:
         _op_problem(result, op, f"padding {options['padding']} is not a known padding "
                                 "(SAME, VALID)")

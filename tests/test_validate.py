@@ -175,6 +175,10 @@ CASES = {
     "dilation 0": (lambda m, sg: _set(sg.operators[OP["conv"]].builtinOptions,
                                       dilationHFactor=0),
                    r"op #1 \(CONV_2D\): dilation_h_factor is 0; it must be at least 1"),
+    "stride above int16": (lambda m, sg: _set(sg.operators[OP["depthwise"]].builtinOptions,
+                                              strideW=65536),
+                           r"op #3 \(DEPTHWISE_CONV_2D\): stride_w is 65536; TFLM holds it as "
+                           r"int16 \(at most 32767\)"),
     "filter size 0": (lambda m, sg: _set(sg.operators[OP["pool"]].builtinOptions,
                                          filterHeight=-2),
                       r"op #2 \(MAX_POOL_2D\): filter_height is -2; it must be at least 1"),

@@ -21,6 +21,7 @@ from tinyflow.codegen.quantize import same_padding
 
 # The sum of a window's products stays in int32 (at most 255 * 128 per tap).
 MAX_TAPS = 65535
+INT16_MAX = 2**15 - 1         # TFLM's PaddingValues are int16_t
 COST_TERMS = ("calls", "valid_macs", "outputs")
 
 
@@ -73,6 +74,8 @@ def transpose_conv(layer: Layer) -> Prepared:
     stride_h, stride_w = layer.option("stride_h", 1), layer.option("stride_w", 1)
     _, pad_h = same_padding(out_h, filter_h, stride_h, 1, padding)
     _, pad_w = same_padding(out_w, filter_w, stride_w, 1, padding)
+    layer.require(max(pad_h, pad_w) <= INT16_MAX,
+                  f"padding {pad_h}x{pad_w}; TFLM holds it as int16 (at most {INT16_MAX})")
 
     requantization = _requantization(layer, x, w, y, out_c)
     valid_macs = (batches * in_c * out_c * _valid_taps(out_h, in_h, filter_h, stride_h, pad_h)
