@@ -255,7 +255,9 @@ def _parse_tensor(buf, fb_model, fb_tensor, index, model_name) -> Tensor:
     fb_quant = fb_tensor.Quantization()
     if fb_quant is not None and fb_quant.ScaleLength() > 0:
         scales = _as_list(fb_quant.ScaleAsNumpy())
-        zero_points = _as_list(fb_quant.ZeroPointAsNumpy()) or [0] * len(scales)
+        # No default when absent: TFLM then ignores the scales too (the tensor is not
+        # quantized there), so validation reports the missing zero points.
+        zero_points = _as_list(fb_quant.ZeroPointAsNumpy())
         quantization = Quantization(
             scale=tuple(float(np.float32(s)) for s in scales),
             zero_point=tuple(int(z) for z in zero_points),

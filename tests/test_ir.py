@@ -222,6 +222,22 @@ def test_operator_naming_a_negative_tensor_is_a_format_error():
         load_model(pack(model))
 
 
+def test_scales_without_zero_points_are_reported():
+    """Regression (found by fuzzing a BATCH_MATMUL model): a tensor with a scale but no
+    zero points loaded with zero point 0, while TFLM treats it as unquantized (scale 0:
+    other outputs); now validation names the missing zero points."""
+    from fuzz.mutate import pack, unpack
+    from tinyflow.codegen.validate import validate_model
+
+    model = unpack(mlperf_model("ad01_int8").read_bytes())
+    graph = model.subgraphs[0]
+    graph.tensors[graph.inputs[0]].quantization.zeroPoint = None
+    loaded = load_model(pack(model))
+    assert loaded.tensors[loaded.inputs[0]].quantization.zero_point == ()
+    assert any("1 quantization scales but 0 zero points" in problem
+               for problem in validate_model(loaded))
+
+
 @pytest.mark.parametrize("content", [b"", b"TFL3", b"\x89PNG\r\n\x1a\n" + bytes(100),
                                      b"not a model, just some text\n" * 10])
 def test_non_tflite_data_is_a_format_error(content, tmp_path):
