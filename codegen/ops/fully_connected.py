@@ -32,7 +32,8 @@ def fully_connected(layer: Layer) -> Prepared:
                       f"bias has shape {list(bias.shape)} for {units} units")
     layer.require(x.elements % depth == 0,
                   f"input of {x.elements} elements does not split into rows of {depth}")
-    layer.require(y.shape[-1] == units, f"output shape {list(y.shape)} has no {units} units")
+    layer.require(len(y.shape) >= 1 and y.shape[-1] == units,
+                  f"output shape {list(y.shape)} has no {units} units")
     layer.require(y.elements == x.elements // depth * units,
                   f"output shape {list(y.shape)} does not hold {x.elements // depth} rows "
                   f"of {units} units")
