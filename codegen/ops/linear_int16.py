@@ -121,7 +121,7 @@ def fully_connected_int16(layer: Layer) -> Prepared:
     layer.require(x.elements % depth == 0,
                   f"input of {x.elements} elements does not split into rows of {depth}")
     batches = x.elements // depth
-    layer.require(y.shape[-1] == units and y.elements == batches * units,
+    layer.require(len(y.shape) >= 1 and y.shape[-1] == units and y.elements == batches * units,
                   f"output shape {list(y.shape)} does not hold {batches} rows of {units} units")
     requantization = _requantization(layer, x, w, y, units, accumulator)
     _require_accumulator_range(layer, bias, depth)

@@ -76,16 +76,21 @@ def test_per_channel_weights_ignore_their_zero_points_as_tflm_does(name):
     assert_bit_exact(pack(model), batch=24, seed=3)
 
 
-def test_a_scalar_output_is_refused_with_its_reason():
-    """Regression (found by fuzzing): an output of rank 0 raised an IndexError."""
+@pytest.mark.parametrize("activations, reason", [
+    ("int8", "output shape [] has no 1 units"),
+    ("int16", "output shape [] does not hold 1 rows of 1 units"),
+])
+def test_a_scalar_output_is_refused_with_its_reason(activations, reason):
+    """Regression (found by fuzzing): an output of rank 0 raised an IndexError (int8 and
+    int16x8 layers)."""
     from tinyflow.codegen.ir import Quantization, Tensor
 
     from .test_data_movement import _refusal
 
     weights = np.ones((1, 6), dtype=np.int8)
-    tensors = [Tensor(0, "input", (1, 6), "int8", Quantization((0.5,), (0,))),
-               Tensor(1, "output", (), "int8", Quantization((0.5,), (0,))),
+    tensors = [Tensor(0, "input", (1, 6), activations, Quantization((0.5,), (0,))),
+               Tensor(1, "output", (), activations, Quantization((0.5,), (0,))),
                Tensor(2, "weights", (1, 6), "int8", Quantization((0.1,), (0,)), data=weights)]
     message = _refusal("FULLY_CONNECTED", tensors, (0, 2), (1,), {})
     assert "op #0 (FULLY_CONNECTED)" in message
-    assert "output shape [] has no 1 units" in message, message
+    assert reason in message, message
