@@ -25,13 +25,17 @@ from tinyflow.codegen.ir import Model, load_model
 
 
 def random_inputs(model: Model, count: int, seed: int = 0) -> list[np.ndarray]:
-    """The default measurement inputs: uniform over each input's int range, fixed seed."""
+    """The default measurement inputs, fixed seed: uniform over each integer input's
+    range; a float input (a model with float edges) uniform in [-1, 1)."""
     rng = np.random.default_rng(seed)
     arrays = []
     for tensor in model.input_tensors:
+        shape = (count, *tensor.shape)
+        if np.issubdtype(np.dtype(tensor.dtype), np.floating):
+            arrays.append(rng.uniform(-1.0, 1.0, size=shape).astype(tensor.dtype))
+            continue
         info = np.iinfo(tensor.dtype)
-        arrays.append(rng.integers(info.min, info.max + 1, size=(count, *tensor.shape),
-                                   dtype=tensor.dtype))
+        arrays.append(rng.integers(info.min, info.max + 1, size=shape, dtype=tensor.dtype))
     return arrays
 
 

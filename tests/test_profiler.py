@@ -21,7 +21,8 @@ def _activation(index, shape):
 
 
 def _constant(index, shape, dtype="int8"):
-    return Tensor(index, f"c{index}", tuple(shape), dtype, Q, np.zeros(shape, dtype=dtype))
+    # ones, not zeros: all-zero weights would qualify for the 2:4 sparse kernels
+    return Tensor(index, f"c{index}", tuple(shape), dtype, Q, np.ones(shape, dtype=dtype))
 
 
 def one_op_model(opcode, inputs, output_shape, options=None) -> Model:
