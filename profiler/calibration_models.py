@@ -460,13 +460,87 @@ def reductions_and_matmuls(keras):
     return keras.Model(inputs, keras.layers.Dense(10)(x))
 
 
+def more_binary_and_data_movement(keras):
+    """More sizes of the kernels a fit has few samples of: SUB, MAXIMUM, MINIMUM, PRELU,
+    nearest and bilinear resizes and gathers, two more of each (each kernel's cost has
+    three coefficients)."""
+    inputs = keras.Input((14, 10, 12), batch_size=1)
+    x = keras.layers.Conv2D(12, 1)(inputs)
+    x = keras.layers.Subtract()([inputs, x])
+    x = keras.layers.Maximum()([x, keras.layers.Conv2D(12, 1)(x)])
+    x = keras.layers.Minimum()([x, keras.layers.Conv2D(12, 1)(x)])
+    x = keras.layers.PReLU(shared_axes=[1, 2])(x)
+    x = keras.layers.Resizing(18, 12, interpolation="nearest")(x)
+    x = keras.layers.Resizing(9, 7, interpolation="bilinear")(x)
+    x = keras.ops.take(x, np.array([8, 0, 3, 3], dtype="int32"), axis=1)          # 4x7x12
+    y = keras.layers.Conv2D(20, 3, strides=2, padding="same")(x)                  # 2x4x20
+    y = keras.layers.Subtract()([y, keras.layers.Conv2D(20, 1)(y)])
+    y = keras.layers.Maximum()([y, keras.layers.Conv2D(20, 1)(y)])
+    y = keras.layers.Minimum()([y, keras.layers.Conv2D(20, 1)(y)])
+    y = keras.layers.PReLU()(y)
+    y = keras.layers.Resizing(6, 10, interpolation="nearest")(y)
+    y = keras.layers.Resizing(11, 5, interpolation="bilinear")(y)
+    y = keras.ops.take(y, np.array([4, 1], dtype="int32"), axis=2)                # 11x2x20
+    y = keras.layers.Flatten()(y)
+    return keras.Model(inputs, keras.layers.Dense(10)(y))
+
+
+def more_sparse_convs(keras):
+    """More 2:4 sparse convolutions (patch-gathered on 30 channels, 1x1 direct ones 48 to
+    96 deep, tap-gathered) and dense layers on several rows, at other sizes: a matrix
+    kernel's cost has five coefficients."""
+    inputs = keras.Input((10, 10, 5), batch_size=1)
+    x = keras.layers.Conv2D(64, 3, padding="same", activation="relu")(inputs)
+    x = keras.layers.Conv2D(96, 1, activation="relu")(x)                          # direct
+    x = keras.layers.Conv2D(64, 1, activation="relu")(x)                          # direct
+    x = keras.layers.Conv2D(80, 1, activation="relu")(x)                          # direct
+    x = keras.layers.Conv2D(30, 1, activation="relu")(x)
+    x = keras.layers.Conv2D(48, 3, padding="same", activation="relu")(x)          # patch, 30
+    x = keras.layers.Conv2D(64, 1, activation="relu")(x)                          # direct
+    x = keras.layers.Conv2D(30, 1, activation="relu")(x)
+    x = keras.layers.Conv2D(40, (3, 2), padding="same", activation="relu")(x)     # patch, 30
+    x = keras.layers.Conv2D(40, 3, strides=2, padding="same", activation="relu")(x)  # tap
+    x = keras.layers.Conv2D(48, 3, padding="same", activation="relu")(x)          # tap, 40
+    x = keras.layers.Conv2D(40, (2, 3), padding="same", activation="relu")(x)     # tap, 48
+    x = keras.layers.Reshape((5, 200))(x)
+    x = keras.layers.Dense(160, activation="relu")(x)                             # 5 rows
+    x = keras.layers.Reshape((4, 200))(x)
+    x = keras.layers.Dense(144, activation="relu")(x)                             # 4 rows
+    x = keras.layers.Reshape((3, 192))(x)
+    x = keras.layers.Dense(128)(x)                                                # 3 rows
+    return _pruned_2_4(keras.Model(inputs, x))
+
+
+def int16x8_more_samples(keras):
+    """int16x8: more pooling, depthwise and SOFTMAX layers (their costs have three or four
+    coefficients), at other sizes; float edges."""
+    inputs = keras.Input((24, 16, 6), batch_size=1)
+    x = keras.layers.MaxPooling2D(2)(inputs)                                      # 12x8x6
+    x = keras.layers.DepthwiseConv2D(3, padding="same")(x)
+    x = keras.layers.AveragePooling2D((3, 2), strides=1)(x)                       # 10x7x6
+    x = keras.layers.Conv2D(10, 1)(x)
+    x = keras.layers.MaxPooling2D(3, strides=2, padding="same")(x)                # 5x4x10
+    x = keras.layers.DepthwiseConv2D((3, 5), padding="same")(x)
+    x = keras.layers.AveragePooling2D(2, padding="same")(x)                       # 3x2x10
+    x = keras.layers.Activation("softmax")(x)
+    x = keras.layers.MaxPooling2D((3, 1))(x)                                      # 1x2x10
+    x = keras.layers.AveragePooling2D((1, 2))(x)                                  # 1x1x10
+    x = keras.layers.Flatten()(x)
+    y = keras.layers.Activation("softmax")(keras.layers.Dense(40)(x))
+    return keras.Model(inputs, keras.layers.Dense(4)(y))
+
+
+int16x8_more_samples.conversion = dict(activations="int16", int8_io=False)
+
+
 # A builder's position is its seed: new builders go at the end.
 BUILDERS = [mobilenet_rgb, mobilenet_wide, keyword_audio, residual_rgb, first_layers,
             spectrogram, plain_convs, depthwise_variants, dense_autoencoder, dense_classifier,
             misc_ops, standalone_activations, data_movement, elementwise_binary,
             layer_normalization, parametric_activations, sparse_dense,
             int16x8_convolutions, int16x8_elementwise, int16x8_activations, sparse_convs,
-            int16x8_standalone_activations, reductions_and_matmuls]
+            int16x8_standalone_activations, reductions_and_matmuls,
+            more_binary_and_data_movement, more_sparse_convs, int16x8_more_samples]
 
 
 def _fingerprint(builder) -> str:
