@@ -499,6 +499,8 @@ def more_sparse_convs(keras):
     x = keras.layers.Conv2D(64, 1, activation="relu")(x)                          # direct
     x = keras.layers.Conv2D(30, 1, activation="relu")(x)
     x = keras.layers.Conv2D(40, (3, 2), padding="same", activation="relu")(x)     # patch, 30
+    x = keras.layers.Conv2D(30, 1, activation="relu")(x)
+    x = keras.layers.Conv2D(40, (2, 3), padding="same", activation="relu")(x)     # patch, 30
     x = keras.layers.Conv2D(40, 3, strides=2, padding="same", activation="relu")(x)  # tap
     x = keras.layers.Conv2D(48, 3, padding="same", activation="relu")(x)          # tap, 40
     x = keras.layers.Conv2D(40, (2, 3), padding="same", activation="relu")(x)     # tap, 48
