@@ -81,6 +81,12 @@ class DutSettings:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    def received_input_bytes(self, model: Model) -> int:
+        """The bytes `db` brings and the firmware buffers for one input of ``model``
+        (one float32 per element with float32-quantize; TF_DB_BYTES)."""
+        total = sum(t.nbytes for t in model.input_tensors)
+        return 4 * total if self.input_transform == "float32-quantize" else total
+
 
 def reference_settings(model: Model) -> DutSettings | None:
     """The settings of an MLPerf Tiny reference model (recognised by its sha256), else

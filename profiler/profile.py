@@ -13,6 +13,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tinyflow.firmware.dut import dut_settings as reference_settings_of
 from tinyflow.codegen.tuning import choices_for
 from tinyflow.codegen import generate
 from tinyflow.common import publish_file
@@ -244,6 +245,7 @@ def profile(model: Model | str | Path, board: str = DEFAULT_BOARD,
     return Profile(model_name=model.name, board=limits, layers=layers,
                    arena_bytes=generated.plan.arena_bytes,
                    weight_bytes=generated.manifest["weight_bytes"],
-                   input_bytes=sum(t.nbytes for t in model.input_tensors),
+                   # what the firmware buffers: the MLPerf AD model's float32 window too
+                   input_bytes=reference_settings_of(model).received_input_bytes(model),
                    cost_model=cost_model, measurement=measurement,
                    budget=budget or Budget(), accuracy=accuracy)
