@@ -17,24 +17,17 @@ import numpy as np
 from tinyflow.codegen.ops import concatenation, mean, pad
 from tinyflow.codegen.ops.base import Layer, Prepared
 from tinyflow.codegen.ops.linear_int16 import INT16_MAX, INT16_MIN, require_symmetric_int16
+from tinyflow.codegen.ops.pooling import pool_window
 from tinyflow.codegen.ops.window import window_counts
-from tinyflow.codegen.quantize import (activation_range, mean_rescale, quantize_multiplier,
-                                       same_padding)
+from tinyflow.codegen.quantize import activation_range, mean_rescale, quantize_multiplier
 
 
 def pool_2d_int16(layer: Layer) -> Prepared:
     x, y = layer.input(0), layer.output()
     require_symmetric_int16(layer, x, "input")
     require_symmetric_int16(layer, y, "output")
-    layer.require(len(x.shape) == 4, "input must be 4-D")
-    padding = layer.option("padding")
-    layer.require(padding in ("SAME", "VALID"), f"padding {padding} is not supported")
-    filter_h, filter_w = layer.option("filter_height"), layer.option("filter_width")
-    stride_h, stride_w = layer.option("stride_h"), layer.option("stride_w")
-    out_h, pad_h = same_padding(x.dim(1), filter_h, stride_h, 1, padding)
-    out_w, pad_w = same_padding(x.dim(2), filter_w, stride_w, 1, padding)
-    layer.require((x.dim(0), out_h, out_w, x.dim(3)) == tuple(y.shape),
-                  f"output shape {list(y.shape)} does not match the pooling window")
+    padding, filter_h, filter_w, stride_h, stride_w, out_h, pad_h, out_w, pad_w = \
+        pool_window(layer, x, y)
     act_min, act_max = activation_range(layer.activation(), y.scale, 0, INT16_MIN, INT16_MAX)
     channels = x.dim(3)
     counts = window_counts(x.shape, filter_h, filter_w, stride_h=stride_h, stride_w=stride_w,
@@ -56,19 +49,7 @@ def pad_int16(layer: Layer) -> Prepared:
     x, paddings, y = layer.input(0), layer.input(1), layer.output()
     require_symmetric_int16(layer, x, "input")
     require_symmetric_int16(layer, y, "output")
-    layer.require_not_constant(x, "input")
-    layer.require(len(x.shape) <= pad.MAX_RANK, f"rank {len(x.shape)} is above {pad.MAX_RANK}")
-    layer.require_constant(paddings, "paddings")
-    layer.require(paddings.tensor.dtype == "int32",
-                  f"paddings are {paddings.tensor.dtype}; TFLM reads them as int32")
-    pairs = pad.padding_pairs(layer, paddings)
-    layer.require(len(pairs) == len(y.shape) == len(x.shape),
-                  f"{len(pairs)} padding pairs for a rank-{len(x.shape)} tensor")
-    layer.require(all(lo >= 0 and hi >= 0 for lo, hi in pairs),
-                  f"negative paddings (cropping) are not supported: {pairs}")
-    for axis, ((lo, hi), n_in, n_out) in enumerate(zip(pairs, x.shape, y.shape)):
-        layer.require(n_out == n_in + lo + hi,
-                      f"axis {axis}: output size {n_out} != {n_in} + {lo} + {hi}")
+    pairs = pad.checked_paddings(layer, x, paddings, y)
     constant = layer.input(2) if layer.opcode == "PADV2" else None
     if constant is not None:
         layer.require_dtype(constant, "constant_values", "int16")

@@ -38,14 +38,9 @@ def padding_pairs(layer: Layer, paddings) -> list[list[int]]:
     return paddings.data.reshape(-1, 2).astype(int).tolist()
 
 
-@register("PAD", "PADV2")
-def pad(layer: Layer) -> Prepared:
-    if is_int16(layer):                 # int16x8: its own module
-        from tinyflow.codegen.ops.data_int16 import pad_int16
-        return pad_int16(layer)
-    x, paddings, y = layer.input(0), layer.input(1), layer.output()
-    layer.require_dtype(x, "input", "int8")
-    layer.require_dtype(y, "output", "int8")
+def checked_paddings(layer: Layer, x, paddings, y) -> list[tuple[int, int]]:
+    """A PAD's (before, after) pairs per axis, checked against its input and output
+    (int8 and int16)."""
     layer.require_not_constant(x, "input")
     layer.require(len(x.shape) <= MAX_RANK, f"rank {len(x.shape)} is above {MAX_RANK}")
     layer.require_constant(paddings, "paddings")
@@ -60,6 +55,18 @@ def pad(layer: Layer) -> Prepared:
     for axis, ((lo, hi), n_in, n_out) in enumerate(zip(pairs, x.shape, y.shape)):
         layer.require(n_out == n_in + lo + hi,
                       f"axis {axis}: output size {n_out} != {n_in} + {lo} + {hi}")
+    return pairs
+
+
+@register("PAD", "PADV2")
+def pad(layer: Layer) -> Prepared:
+    if is_int16(layer):                 # int16x8: its own module
+        from tinyflow.codegen.ops.data_int16 import pad_int16
+        return pad_int16(layer)
+    x, paddings, y = layer.input(0), layer.input(1), layer.output()
+    layer.require_dtype(x, "input", "int8")
+    layer.require_dtype(y, "output", "int8")
+    pairs = checked_paddings(layer, x, paddings, y)
 
     constant = layer.input(2) if layer.opcode == "PADV2" else None
     if constant is not None:

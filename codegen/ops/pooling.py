@@ -6,14 +6,9 @@ from tinyflow.codegen.ops.window import window_counts
 from tinyflow.codegen.quantize import activation_range, same_padding
 
 
-@register("AVERAGE_POOL_2D", "MAX_POOL_2D")
-def pool_2d(layer: Layer) -> Prepared:
-    if is_int16(layer):                 # int16x8: its own module
-        from tinyflow.codegen.ops.data_int16 import pool_2d_int16
-        return pool_2d_int16(layer)
-    x, y = layer.input(0), layer.output()
-    layer.require_dtype(x, "input", "int8")
-    layer.require_dtype(y, "output", "int8")
+def pool_window(layer: Layer, x, y) -> tuple:
+    """A pooling layer's window, checked against its input and output (int8 and int16):
+    (padding, filter_h, filter_w, stride_h, stride_w, out_h, pad_h, out_w, pad_w)."""
     layer.require(len(x.shape) == 4, "input must be 4-D")
     padding = layer.option("padding")
     layer.require(padding in ("SAME", "VALID"), f"padding {padding} is not supported")
@@ -23,6 +18,19 @@ def pool_2d(layer: Layer) -> Prepared:
     out_w, pad_w = same_padding(x.dim(2), filter_w, stride_w, 1, padding)
     layer.require((x.dim(0), out_h, out_w, x.dim(3)) == tuple(y.shape),
                   f"output shape {list(y.shape)} does not match the pooling window")
+    return padding, filter_h, filter_w, stride_h, stride_w, out_h, pad_h, out_w, pad_w
+
+
+@register("AVERAGE_POOL_2D", "MAX_POOL_2D")
+def pool_2d(layer: Layer) -> Prepared:
+    if is_int16(layer):                 # int16x8: its own module
+        from tinyflow.codegen.ops.data_int16 import pool_2d_int16
+        return pool_2d_int16(layer)
+    x, y = layer.input(0), layer.output()
+    layer.require_dtype(x, "input", "int8")
+    layer.require_dtype(y, "output", "int8")
+    padding, filter_h, filter_w, stride_h, stride_w, out_h, pad_h, out_w, pad_w = \
+        pool_window(layer, x, y)
     act_min, act_max = activation_range(layer.activation(), y.scale, y.zero_point)
     # One accumulate (or compare) per window tap and channel.
     channels = x.dim(3)
