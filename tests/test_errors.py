@@ -185,3 +185,21 @@ def test_cli_faults_are_one_line_never_a_traceback(tmp_path, capsys, monkeypatch
     assert run_cli("infer", model, "--inputs", one, "--outputs", tmp_path / "o.npy") == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "Not a directory" in err and "Traceback" not in err
+
+
+def test_verbose_adds_the_traceback_to_the_one_line(tmp_path, capsys):
+    """An error is one line; `tinyflow -v COMMAND` (or a command's own -v) adds where it
+    arose, for a bug report."""
+    from tinyflow.cli import main
+
+    not_a_model = tmp_path / "notes.tflite"
+    not_a_model.write_text("hello")
+    assert main(["codegen", str(not_a_model), "-o", str(tmp_path / "out")]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "not a TFLite model" in err and "Traceback" not in err
+    assert main(["-v", "codegen", str(not_a_model), "-o", str(tmp_path / "out")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("tinyflow codegen: error:") and "Traceback" in err
+    assert "ModelFormatError" in err
+    assert main(["build", str(not_a_model), "-v"]) == 1
+    assert "Traceback" in capsys.readouterr().err

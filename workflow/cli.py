@@ -13,6 +13,7 @@ import os
 import signal
 import sys
 import threading
+import traceback
 
 import tinyflow
 from tinyflow.errors import TinyflowError
@@ -33,6 +34,9 @@ def build_parser() -> argparse.ArgumentParser:
                     "that it fits.")
     parser.add_argument("--version", action="version",
                         version=f"tinyflow {tinyflow.__version__}")
+    parser.add_argument("-v", "--verbose", dest="detail", action="store_true",
+                        help="on an error, also print where it arose (before the command: "
+                             "tinyflow -v COMMAND ...)")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module_name in COMMAND_MODULES:
         importlib.import_module(module_name).register_commands(subparsers)
@@ -52,6 +56,7 @@ def main(argv=None) -> int:
             return int(args.handler(args) or 0)
     except TinyflowError as exc:
         print(f"tinyflow {args.command}: error: {exc}", file=sys.stderr)
+        _detail(args, exc)
         return exc.exit_code
     except BrokenPipeError:
         # The reader went away (`tinyflow inspect | head`): stop quietly, as the
@@ -63,6 +68,7 @@ def main(argv=None) -> int:
         # a permission. One line naming the file, not a traceback.
         where = f": {exc.filename}" if exc.filename else ""
         print(f"tinyflow {args.command}: error: {exc.strerror or exc}{where}", file=sys.stderr)
+        _detail(args, exc)
         return 1
     except KeyboardInterrupt as exc:
         signum = exc.signum if isinstance(exc, Stopped) else signal.SIGINT
@@ -70,6 +76,13 @@ def main(argv=None) -> int:
                   else f"stopped by {signal.Signals(signum).name}")
         print(f"tinyflow {args.command}: {reason}", file=sys.stderr)
         return 128 + signum
+
+
+def _detail(args, exc: BaseException) -> None:
+    """With -v (tinyflow -v COMMAND, or a command's own -v): the error's traceback and
+    its causes, after the one line, for a bug report."""
+    if getattr(args, "detail", False) or getattr(args, "verbose", False):
+        print("".join(traceback.format_exception(exc)).rstrip(), file=sys.stderr)
 
 
 class Stopped(KeyboardInterrupt):
