@@ -208,3 +208,44 @@ def assert_case_matches_tflm(case: Case) -> list[np.ndarray]:
         case.check(model)
     return assert_bit_exact(model_bytes, batch=BATCH, seed=case.input_seed,
                             inputs=case_inputs(model, case), reference=case.reference)
+
+
+# --- other runners: TFLite's interpreter, an emulated board ------------------------------------
+
+def run_tflite_interpreter(model_bytes: bytes, inputs, reference_kernels: bool = False) -> list:
+    """TFLite's interpreter (ai-edge-litert) on ``inputs`` (batch first), sample by sample;
+    ``reference_kernels``: its reference kernels (BUILTIN_REF) instead of the optimized
+    ones. The oracle for models TFLM cannot run."""
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+    options = ({"experimental_op_resolver_type": OpResolverType.BUILTIN_REF}
+               if reference_kernels else {})
+    interpreter = Interpreter(model_content=model_bytes, **options)
+    interpreter.allocate_tensors()
+    ins, outs = interpreter.get_input_details(), interpreter.get_output_details()
+    results = [[] for _ in outs]
+    for sample in range(len(inputs[0])):
+        for detail, array in zip(ins, inputs):
+            interpreter.set_tensor(detail["index"], array[sample])
+        interpreter.invoke()
+        for result, detail in zip(results, outs):
+            result.append(interpreter.get_tensor(detail["index"]).copy())
+    return [np.stack(result) for result in results]
+
+
+def board_and_reference_outputs(case: Case, seed: int, board: str = "qemu-cortex-m4"):
+    """``case``'s model on ``board`` (QEMU) and on its oracle (TFLM, or the case's own
+    reference), on BATCH random inputs from ``seed``: (ours, reference)."""
+    require_tools("arm-none-eabi-gcc", "qemu-system-arm")
+    from conftest import random_inputs
+    from tinyflow.codegen.ir import load_model
+    from tinyflow.firmware.infer import run_on_board
+    from tinyflow.reference import ReferenceInterpreter
+
+    model_bytes = converted(case)
+    model = load_model(model_bytes)
+    inputs = random_inputs(model, BATCH, seed=seed)
+    ours = run_on_board(model, inputs, board)
+    reference = (case.reference(model_bytes, inputs) if case.reference is not None
+                 else ReferenceInterpreter(model_bytes).run(inputs))
+    return ours, reference

@@ -21,11 +21,10 @@ Notes on what the converter can produce:
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
-from .harness import (Case, assert_case_matches_tflm, dims, initializers, seeds_from_name,
-                      value_range)
+from .harness import (Case, assert_case_matches_tflm, dims, initializers, run_tflite_interpreter,
+                      seeds_from_name, value_range)
 
 
 def conv2d(shape, filters, kernel, strides=1, padding="same", dilation=1, groups=1,
@@ -75,20 +74,7 @@ def folds_into_dilated(opcode: str, dilation):
 def tflite_reference_kernels(model_bytes: bytes, inputs) -> list:
     """The outputs of TFLite's interpreter (ai-edge-litert) with its reference kernels,
     batch first like ReferenceInterpreter.run."""
-    from ai_edge_litert.interpreter import Interpreter, OpResolverType
-
-    interpreter = Interpreter(model_content=model_bytes,
-                              experimental_op_resolver_type=OpResolverType.BUILTIN_REF)
-    interpreter.allocate_tensors()
-    ins, outs = interpreter.get_input_details(), interpreter.get_output_details()
-    results = [[] for _ in outs]
-    for sample in range(len(inputs[0])):
-        for detail, array in zip(ins, inputs):
-            interpreter.set_tensor(detail["index"], array[sample])
-        interpreter.invoke()
-        for result, detail in zip(results, outs):
-            result.append(interpreter.get_tensor(detail["index"]).copy())
-    return [np.stack(result) for result in results]
+    return run_tflite_interpreter(model_bytes, inputs, reference_kernels=True)
 
 
 def dilated_cases(make_case, opcode: str) -> list[Case]:

@@ -13,7 +13,7 @@ import pytest
 
 from . import (test_activations, test_conv, test_depthwise, test_elementwise, test_fully_connected,
                test_lookup, test_normalization, test_quantize, test_shape_ops, test_sparse)
-from .harness import BATCH, by_name, converted, name_seed, require_tools
+from .harness import board_and_reference_outputs, by_name, converted, name_seed, require_tools
 from tinyflow.firmware.build import library_cflags
 
 # Cases that cover each branch of the DSP path: 1x1 "direct" columns, per-tap and
@@ -50,19 +50,8 @@ ARITHMETIC_CASES = (test_conv.CASES + test_conv.IN_PLACE_CASES + test_depthwise.
 def test_cortex_m4_dsp_kernels_match_tflm(name):
     """The same models on an emulated Cortex-M4 (QEMU): every output byte equals TFLM's
     (or the case's own reference, for a model TFLM cannot run)."""
-    require_tools("arm-none-eabi-gcc", "qemu-system-arm")
-    from conftest import random_inputs
-    from tinyflow.codegen.ir import load_model
-    from tinyflow.firmware.infer import run_on_board
-    from tinyflow.reference import ReferenceInterpreter
-
     (case,) = by_name(ARITHMETIC_CASES, name)
-    model_bytes = converted(case)
-    model = load_model(model_bytes)
-    inputs = random_inputs(model, BATCH, seed=name_seed(name) + 1)
-    ours = run_on_board(model, inputs, "qemu-cortex-m4")
-    reference = (case.reference(model_bytes, inputs) if case.reference is not None
-                 else ReferenceInterpreter(model_bytes).run(inputs))
+    ours, reference = board_and_reference_outputs(case, seed=name_seed(name) + 1)
     for a, b in zip(ours, reference):
         mismatched = np.flatnonzero(a.view(np.uint8) != b.view(np.uint8))
         assert mismatched.size == 0, f"{name}: {mismatched.size} of {a.nbytes} bytes differ"

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from . import test_batch_matmul, test_reductions, test_transpose_conv
-from .harness import BATCH, by_name, converted, name_seed, require_tools
+from .harness import board_and_reference_outputs, by_name, name_seed
 
 CORTEX_M4_CASES = [
     "sum_6x5x3_axes1_3_keepdims_range-1to1", "max_6x5x3_axes1_3_range-1to1",
@@ -20,18 +20,8 @@ CASES = test_reductions.CASES + test_transpose_conv.CASES + test_batch_matmul.CA
 @pytest.mark.slow
 @pytest.mark.parametrize("name", CORTEX_M4_CASES)
 def test_plain_loop_kernels_on_cortex_m4_match_tflm(name):
-    require_tools("arm-none-eabi-gcc", "qemu-system-arm")
-    from conftest import random_inputs
-    from tinyflow.codegen.ir import load_model
-    from tinyflow.firmware.infer import run_on_board
-    from tinyflow.reference import ReferenceInterpreter
-
     (case,) = by_name(CASES, name)
-    model_bytes = converted(case)
-    model = load_model(model_bytes)
-    inputs = random_inputs(model, BATCH, seed=name_seed(name) + 1)
-    ours = run_on_board(model, inputs, "qemu-cortex-m4")
-    reference = ReferenceInterpreter(model_bytes).run(inputs)
+    ours, reference = board_and_reference_outputs(case, seed=name_seed(name) + 1)
     for a, b in zip(ours, reference, strict=True):
         mismatched = np.flatnonzero(a.view(np.uint8) != b.view(np.uint8))
         assert mismatched.size == 0, f"{name}: {mismatched.size} of {a.nbytes} bytes differ"

@@ -19,7 +19,8 @@ import re
 import numpy as np
 import pytest
 
-from .harness import Case, assert_case_matches_tflm, dims, first_op, seeds_from_name
+from .harness import (Case, assert_case_matches_tflm, dims, first_op, run_tflite_interpreter,
+                      seeds_from_name)
 
 
 def _batch(batch) -> str:
@@ -482,19 +483,7 @@ def repeated(shape, repeats, axis, batch):
 def _tflite_reference(model_bytes, inputs):
     """TFLite's interpreter (ai-edge-litert) with its builtin kernels, batch first. (Its
     reference resolver has no int8 TILE; a tile only copies, so any kernel is exact.)"""
-    from ai_edge_litert.interpreter import Interpreter
-
-    interpreter = Interpreter(model_content=model_bytes)
-    interpreter.allocate_tensors()
-    ins, outs = interpreter.get_input_details(), interpreter.get_output_details()
-    results = [[] for _ in outs]
-    for sample in range(len(inputs[0])):
-        for detail, array in zip(ins, inputs):
-            interpreter.set_tensor(detail["index"], array[sample])
-        interpreter.invoke()
-        for result, detail in zip(results, outs):
-            result.append(interpreter.get_tensor(detail["index"]).copy())
-    return [np.stack(result) for result in results]
+    return run_tflite_interpreter(model_bytes, inputs)
 
 
 TILE_CASES = [
@@ -671,20 +660,10 @@ CORTEX_M4_CASES = [
 @pytest.mark.slow
 @pytest.mark.parametrize("name", CORTEX_M4_CASES)
 def test_data_movement_on_cortex_m4_matches_tflm(name):
-    from conftest import random_inputs
-    from tinyflow.codegen.ir import load_model
-    from tinyflow.firmware.infer import run_on_board
-    from tinyflow.reference import ReferenceInterpreter
+    from .harness import board_and_reference_outputs, by_name
 
-    from .harness import BATCH, by_name, converted, require_tools
-
-    require_tools("arm-none-eabi-gcc", "qemu-system-arm")
     (case,) = by_name(CASES, name)
-    model_bytes = converted(case)
-    model = load_model(model_bytes)
-    inputs = random_inputs(model, BATCH, seed=case.input_seed + 1)
-    ours = run_on_board(model, inputs, "qemu-cortex-m4")
-    reference = ReferenceInterpreter(model_bytes).run(inputs)
+    ours, reference = board_and_reference_outputs(case, seed=case.input_seed + 1)
     for a, b in zip(ours, reference, strict=True):
         mismatched = np.flatnonzero(a.view(np.uint8) != b.view(np.uint8))
         assert mismatched.size == 0, f"{name}: {mismatched.size} of {a.nbytes} bytes differ"

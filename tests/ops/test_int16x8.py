@@ -449,18 +449,10 @@ def test_int16x8_code_builds_for_cortex_m4(tmp_path):
 @pytest.mark.parametrize("name", QEMU_CASES)
 def test_int16x8_on_cortex_m4_matches_tflm(name):
     """The same int16x8 models on an emulated Cortex-M4 (QEMU), every output byte TFLM's."""
-    require_tools("arm-none-eabi-gcc", "qemu-system-arm")
-    from conftest import random_inputs
-    from tinyflow.codegen.ir import load_model
-    from tinyflow.firmware.infer import run_on_board
-    from tinyflow.reference import ReferenceInterpreter
+    from .harness import board_and_reference_outputs
 
     (case,) = by_name(CASES, name)
-    model_bytes = converted(case)
-    model = load_model(model_bytes)
-    inputs = random_inputs(model, BATCH, seed=name_seed(name) + 1)
-    ours = run_on_board(model, inputs, "qemu-cortex-m4")
-    reference = ReferenceInterpreter(model_bytes).run(inputs)
+    ours, reference = board_and_reference_outputs(case, seed=name_seed(name) + 1)
     for a, b in zip(ours, reference):
         assert a.dtype == b.dtype == np.int16
         mismatched = np.flatnonzero(a.view(np.uint8) != b.view(np.uint8))
